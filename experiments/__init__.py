@@ -1,0 +1,1 @@
+"""Drivers of the handover simulator: config composition, commands, studies, reports."""

@@ -1,0 +1,124 @@
+"""Compose Hydra configs for the commands and turn them into plain run configurations.
+
+Only this module (and the command modules) touch Hydra; `sim/` and `scenarios/` see plain
+dicts. Every composition error becomes a `ConfigError` whose message names the field and
+the allowed values, so the CLI can exit with status 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+#: Keys of a composed config that make up one run's configuration (what `sim` consumes).
+RUN_KEYS = ("model", "country", "scenario")
+
+
+class ConfigError(ValueError):
+    """Invalid user input: a field and what is allowed. The CLI exits with status 2."""
+
+
+def group_options(group: str) -> list[str]:
+    """Names of the YAML files available in a config group folder (e.g. `country`)."""
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def compose(config_name: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Compose `configs/<config_name>.yaml` with Hydra overrides into a plain dict.
+
+    Raises:
+        ConfigError: unknown key, unknown group option or malformed override.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = list(overrides or [])
+    _check_group_choices(overrides)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            cfg = hydra_compose(config_name=config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(_explain(err)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def _check_group_choices(overrides: list[str]) -> None:
+    """Fail early, with the allowed values, on `group=name` overrides naming no file."""
+    for item in overrides:
+        key, sep, value = item.lstrip("+~").partition("=")
+        if not sep or "." in key or "[" in value:
+            continue
+        folder = CONFIG_DIR / key
+        if folder.is_dir() and not (folder / f"{value}.yaml").exists():
+            raise ConfigError(
+                f"{key}: unknown {key} '{value}'; allowed: {', '.join(group_options(key))}"
+            )
+
+
+def _explain(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    first = text[0] if text else repr(err)
+    if "not in struct" in str(err) or "Could not override" in str(err):
+        return f"unknown key in overrides: {first}. Use an existing key, or see configs/."
+    return first
+
+
+def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The part of a composed config that defines one simulation run."""
+    missing = [k for k in RUN_KEYS if k not in cfg]
+    if missing:
+        raise ConfigError(f"config lacks {', '.join(missing)}")
+    return {k: copy.deepcopy(cfg[k]) for k in RUN_KEYS}
+
+
+def set_dotted(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """Return a copy of `config` with the value at dotted `path` replaced.
+
+    Only existing keys can be set (typos fail). List items are addressed by index or,
+    for lists of named mappings, by their `name` (e.g. `country.providers.iom.capacity`).
+
+    Raises:
+        ConfigError: the path does not exist.
+    """
+    out = copy.deepcopy(config)
+    node: Any = out
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, dict):
+            if part not in node:
+                raise ConfigError(
+                    f"{path}: no key '{part}' here; allowed: {', '.join(map(str, node))}"
+                )
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+        elif isinstance(node, list):
+            idx = _list_index(node, part, path)
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        else:
+            raise ConfigError(f"{path}: '{'.'.join(parts[:i])}' is a value, not a mapping")
+    return out
+
+
+def _list_index(items: list[Any], part: str, path: str) -> int:
+    if part.isdigit() and int(part) < len(items):
+        return int(part)
+    names = [it.get("name") for it in items if isinstance(it, dict)]
+    if part in names:
+        return names.index(part)
+    raise ConfigError(f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}")
