@@ -1,0 +1,269 @@
+"""Run a study: many jobs over an executor, streamed to a resumable result store.
+
+Every multi-run command (compare, sweep, sensitivity, stress) builds a list of job specs and
+calls `run_study`. A job spec is a dict::
+
+    {"config": <run config: model/country/scenario>, "seed": int, <tag>: <scalar>, ...}
+
+`fn(spec) -> dict[str, scalar]` runs one job (usually `experiments.jobs.run_job`). Finished
+jobs are written to `<output_dir>/store/` as soon as their chunk completes; re-running the
+same study with the same `output_dir` skips them (resume). A job that raises is recorded
+with its error and the study goes on. At the end, `<output_dir>/runs.parquet` holds one row
+per job, in the order of the input jobs, whatever the executor.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.executors import make_executor, parse_executor, plan_chunks
+from experiments.progress import Progress
+from experiments.store import META_COLUMNS, ResultStore, code_version, job_key
+
+#: Name of the per-run table written in the output directory.
+RUNS_FILE = "runs.parquet"
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def replication_seeds(base_seed: int, replications: int) -> list[int]:
+    """Seeds of replications 0..R-1: `base_seed + r`.
+
+    The same list is used for every setting and scenario of a study, so that differences
+    between them are paired (common random numbers).
+
+    Args:
+        base_seed: the study's `seed`.
+        replications: number of replications R (>= 1).
+
+    Returns:
+        R seeds.
+    """
+    return [int(base_seed) + r for r in range(int(replications))]
+
+
+def tag_columns(jobs: Sequence[dict[str, Any]]) -> list[str]:
+    """Tag columns of a study: every spec key except "config", in first-seen order."""
+    seen: dict[str, None] = {}
+    for spec in jobs:
+        for key in spec:
+            if key != "config":
+                seen.setdefault(key, None)
+    return list(seen)
+
+
+def _as_scalar(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, _SCALARS):
+        try:
+            value = value.item()  # numpy scalar -> Python scalar
+        except (ValueError, TypeError):
+            pass
+    return value
+
+
+def run_chunk(
+    items: list[tuple[str, dict[str, Any]]], fn: Callable[[dict[str, Any]], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Run a chunk of jobs in a worker; one store row per job (never raises for a job).
+
+    Args:
+        items: (job key, spec) pairs.
+        fn: the job function.
+
+    Returns:
+        Rows with `job`, `error` (None on success), `traceback`, `seconds` and the outcomes.
+    """
+    rows = []
+    for key, spec in items:
+        start = time.perf_counter()
+        row: dict[str, Any] = {"job": key, "error": None, "traceback": None}
+        try:
+            out = fn(spec)
+            row.update(_check_outcomes(out, spec))
+        except Exception as err:  # noqa: BLE001 - recorded, the study goes on
+            row = {
+                "job": key,
+                "error": f"{type(err).__name__}: {err}",
+                "traceback": "".join(traceback.format_exception(err))[-8000:],
+            }
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+    return rows
+
+
+def _check_outcomes(out: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(out, dict):
+        raise TypeError(f"job function must return a dict of outcomes, got {type(out).__name__}")
+    clean = {}
+    for name, value in out.items():
+        if not isinstance(name, str):
+            raise TypeError(f"outcome names must be strings, got {name!r}")
+        if name in META_COLUMNS or name in spec:
+            raise ValueError(f"outcome name '{name}' clashes with a job tag or store column")
+        value = _as_scalar(value)
+        if not isinstance(value, _SCALARS):
+            raise TypeError(f"outcome '{name}' is not a scalar: {type(value).__name__}")
+        clean[name] = value
+    return clean
+
+
+def _check_jobs(jobs: Sequence[dict[str, Any]]) -> None:
+    for i, spec in enumerate(jobs):
+        if not isinstance(spec, dict):
+            raise ValueError(f"job {i}: a job spec must be a dict, got {type(spec).__name__}")
+        for key, value in spec.items():
+            if key != "config" and not isinstance(_as_scalar(value), _SCALARS):
+                raise ValueError(
+                    f"job {i}: tag '{key}' must be a scalar (str, int, float, bool, None), "
+                    f"got {type(value).__name__}"
+                )
+
+
+def run_study(
+    jobs: Sequence[dict[str, Any]],
+    fn: Callable[[dict[str, Any]], dict[str, Any]],
+    output_dir: Path | str,
+    executor: dict[str, Any] | None = None,
+    label: str = "study",
+    *,
+    progress: bool = True,
+    retry_failed: bool = True,
+) -> pd.DataFrame:
+    """Run every job (or only those not already in the store) and return the run table.
+
+    Args:
+        jobs: job specs: dicts with "config", "seed" and scalar tag keys.
+        fn: picklable top-level function `fn(spec) -> dict of scalar outcomes`.
+        output_dir: study folder; holds `store/` and, at the end, `runs.parquet`.
+            Re-running with the same folder resumes.
+        executor: the `executor` config node ({kind, workers, address, chunk_size}).
+        label: short name for progress lines (e.g. the command name).
+        progress: show a progress bar / periodic lines on stderr.
+        retry_failed: run jobs that failed in an earlier session again.
+
+    Returns:
+        One row per input job, in input order: `job` (key), the tag columns, the outcome
+        columns, `error` (None when the job succeeded). `attrs["study"]` holds counts:
+        total, resumed, ran, failed, seconds, version.
+
+    Raises:
+        ConfigError: invalid executor node, or `output_dir` is locked by another study.
+        ValueError: malformed job specs, or `fn` cannot be sent to worker processes.
+    """
+    started = time.monotonic()
+    jobs = list(jobs)
+    _check_jobs(jobs)
+    spec = parse_executor(executor)
+    if spec.kind == "processes":
+        try:
+            pickle.dumps(fn)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"fn must be a top-level function to run in processes: {err}") from None
+    output_dir = Path(output_dir)
+    keys = [job_key(s) for s in jobs]
+    unique: dict[str, dict[str, Any]] = {}
+    for key, s in zip(keys, jobs):
+        unique.setdefault(key, s)
+    store = ResultStore(output_dir / "store", code_version(fn))
+    with store.lock():
+        found = store.load()
+        results = {
+            k: row for k, row in found.items()
+            if k in unique and (row["error"] is None or not retry_failed)
+        }
+        pending = [(k, s) for k, s in unique.items() if k not in results]
+        bar = Progress(len(unique), label=label, resumed=len(results), enabled=progress)
+        try:
+            if pending:
+                _run_pending(pending, fn, spec, store, results, bar)
+        finally:
+            bar.close()
+        table = _assemble(jobs, keys, results)
+        _write_table(table, output_dir / RUNS_FILE)
+    failed = int(table["error"].notna().sum())
+    table.attrs["study"] = {
+        "total": len(jobs),
+        "resumed": len(unique) - len(pending),
+        "ran": len(pending),
+        "failed": failed,
+        "seconds": round(time.monotonic() - started, 3),
+        "version": store.version,
+    }
+    if progress:
+        _print_summary(table, label, output_dir, store)
+    return table
+
+
+def _run_pending(pending, fn, spec, store, results, bar) -> None:
+    with make_executor(spec) as ex:
+        chunks = plan_chunks(len(pending), ex.workers, spec.chunk_size)
+        tasks = [[pending[i] for i in chunk] for chunk in chunks]
+        for index, rows, err in ex.map_unordered(run_chunk, tasks, fn):
+            if err is not None:  # the task itself died (worker lost, unpicklable result...)
+                rows = [
+                    {"job": key, "error": f"task failed: {type(err).__name__}: {err}",
+                     "traceback": None, "seconds": math.nan}
+                    for key, _ in tasks[index]
+                ]
+            store.write(rows)
+            for row in rows:
+                results[row["job"]] = {k: v for k, v in row.items() if v is not None or k in META_COLUMNS}
+            bar.update(done=len(rows), failed=sum(r["error"] is not None for r in rows))
+
+
+def _assemble(jobs, keys, results) -> pd.DataFrame:
+    tags = tag_columns(jobs)
+    outcomes: dict[str, None] = {}
+    for key in keys:
+        for name in results[key]:
+            if name not in META_COLUMNS:
+                outcomes.setdefault(name, None)
+    records = []
+    for key, s in zip(keys, jobs):
+        row = results[key]
+        rec = {"job": key}
+        rec.update({t: _as_scalar(s.get(t)) for t in tags})
+        rec.update({o: row.get(o) for o in outcomes})
+        rec["error"] = row["error"]
+        records.append(rec)
+    columns = ["job", *tags, *outcomes, "error"]
+    table = pd.DataFrame.from_records(records, columns=columns)
+    table["error"] = table["error"].astype(object).where(table["error"].notna(), None)
+    return table
+
+
+def _write_table(table: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _print_summary(table: pd.DataFrame, label: str, output_dir: Path, store: ResultStore) -> None:
+    s = table.attrs["study"]
+    line = (
+        f"[{label}] {s['total']} jobs: {s['ran']} ran, {s['resumed']} resumed, "
+        f"{s['failed']} failed in {s['seconds']:.1f}s; table {output_dir / RUNS_FILE}"
+    )
+    print(line, file=sys.stderr)
+    if store.corrupt_files:
+        print(f"[{label}] {len(store.corrupt_files)} unreadable store file(s) moved to "
+              f"{store.root / 'corrupt'}; their jobs were run again", file=sys.stderr)
+    if s["failed"]:
+        first = table.loc[table["error"].notna()].iloc[0]
+        print(f"[{label}] first failure (job {first['job']}): {first['error']}", file=sys.stderr)
+
+
+def study_failed(table: pd.DataFrame) -> int:
+    """Number of failed jobs in a run table (commands exit 1 when it is > 0)."""
+    return int(table["error"].notna().sum())

@@ -1,0 +1,61 @@
+"""Shared test fixtures and picklable toy job functions.
+
+Toy job functions live here (module `conftest`, importable by spawned worker processes,
+which inherit `sys.path`) so that executors and the store can be tested without the
+simulator. Keep this file small; append fixtures at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def toy_job(spec: dict) -> dict:
+    """Deterministic toy simulation: outcomes depend only on the spec's seed and config.
+
+    Options in spec["config"]: `fail` (raise), `log` (append the job's seed to that file,
+    to count executions), `sleep` (seconds), `work` (numpy draws, a CPU-bound load).
+    """
+    cfg = spec.get("config", {})
+    if cfg.get("log"):
+        with open(cfg["log"], "a") as fh:
+            fh.write(f"{spec['seed']}\n")
+    if cfg.get("fail") and spec["seed"] in cfg["fail"]:
+        raise RuntimeError(f"toy failure for seed {spec['seed']}")
+    if cfg.get("sleep"):
+        import time
+
+        time.sleep(cfg["sleep"])
+    rng = np.random.default_rng(np.random.SeedSequence([int(spec["seed"]), 7]))
+    scale = float(cfg.get("scale", 1.0))
+    draws = rng.standard_normal(int(cfg.get("work", 1000)))
+    return {
+        "coverage": float(np.tanh(scale * abs(draws.mean()) + 0.3)),
+        "dropped_cases": int(rng.integers(0, 100)),
+        "national_spend": float(draws.std() * scale),
+    }
+
+
+@pytest.fixture(scope="session")
+def dask_address():
+    """Address of one Dask LocalCluster (2 single-threaded workers) shared by all tests."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def tests_on_path(monkeypatch):
+    """Make `conftest` importable by subprocesses started with a fresh interpreter."""
+    here = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    return here
