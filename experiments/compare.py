@@ -1,0 +1,496 @@
+"""`handover compare`: scenarios x replications with common random numbers, paired CIs.
+
+Usage::
+
+    handover compare                                   # whole library, 30 replications
+    handover compare scenarios=[status_quo,abrupt_exit,linear_taper] replications=10 \\
+        country=nigeria_like model.horizon_months=72 output_dir=outputs/cmp
+
+Replication r of every scenario runs with the same seed (derived from `seed` and r), so
+the scenarios see the same returnees arrive and scenario differences are paired. Writes to
+`output_dir`: comparison.csv (one row per scenario), runs.parquet (one row per scenario x
+replication), timeseries.parquet (one row per run x month), report.html and figures.
+See docs/compare.md for what the columns mean.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from experiments.config import ConfigError, compose, group_options, run_config
+from experiments.paired import comparison_table, paired_differences
+from experiments.study import replication_seeds, run_study, study_failed
+
+#: Outcomes summarised in comparison.csv (those the simulator returns; missing ones skipped).
+OUTCOMES = (
+    "coverage",
+    "coverage_nonprogramme",
+    "coverage_vulnerable",
+    "dropped_cases",
+    "unmet_need_months",
+    "gap_months",
+    "max_coverage_drawdown",
+    "sustainable_share_12m",
+    "remigration_12m",
+    "remigration_24m",
+    "donor_spend",
+    "national_spend",
+)
+
+#: Keys of configs/compare.yaml that are specific to this command.
+COMPARE_KEYS = ("scenarios", "replications", "reference", "gap_threshold_months", "level")
+
+JobFn = Callable[[dict[str, Any]], dict[str, float]]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Validate the compare-specific keys of a composed `compare` config.
+
+    Args:
+        cfg: composed config (plain dict) of configs/compare.yaml.
+
+    Returns:
+        dict with scenarios (list[str]), replications (int), reference (str),
+        gap_threshold_months (float), level (float).
+
+    Raises:
+        ConfigError: unknown scenario, reference not in the set, replications < 2,
+            non-positive threshold or level outside (0, 1); the message names the field
+            and the allowed values.
+    """
+    library = group_options("scenario")
+    names = cfg.get("scenarios")
+    if names is None:
+        names = list(library)
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
+    names = [str(n) for n in names]
+    unknown = [n for n in names if n not in library]
+    if unknown:
+        raise ConfigError(
+            f"scenarios: unknown scenario {', '.join(unknown)}; allowed: {', '.join(library)}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"scenarios: duplicate names in {names}")
+    reference = cfg.get("reference")
+    if reference not in names:
+        raise ConfigError(
+            f"reference: '{reference}' is not among the compared scenarios; "
+            f"allowed: {', '.join(names)}"
+        )
+    reps = cfg.get("replications")
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 2:
+        raise ConfigError(f"replications: must be an integer >= 2, got {reps!r}")
+    thr = cfg.get("gap_threshold_months", 3)
+    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or thr <= 0:
+        raise ConfigError(f"gap_threshold_months: must be a positive number, got {thr!r}")
+    level = cfg.get("level", 0.95)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ConfigError(f"level: must be a number in (0, 1), got {level!r}")
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
+    return {
+        "scenarios": names,
+        "replications": reps,
+        "reference": reference,
+        "gap_threshold_months": float(thr),
+        "level": float(level),
+    }
+
+
+def _check_overrides(overrides: Sequence[str]) -> None:
+    for item in overrides:
+        key = item.lstrip("+~").partition("=")[0]
+        if key == "scenario":
+            raise ConfigError(
+                "scenario: compare runs several scenarios; use scenarios=[a,b,...] "
+                f"(allowed: {', '.join(group_options('scenario'))})"
+            )
+
+
+def build_jobs(
+    overrides: Sequence[str], settings: dict[str, Any], seed: int
+) -> list[dict[str, Any]]:
+    """Job specs: every scenario x replication, replication r with the same seed.
+
+    Each scenario's run configuration is composed from configs/compare.yaml with the
+    user's overrides plus `scenario=<name>`, so command-line overrides of `model.*`,
+    `country.*` (and `scenario.*`, applied to every scenario) carry over.
+
+    Args:
+        overrides: the user's Hydra overrides.
+        settings: output of `parse_settings`.
+        seed: base seed.
+
+    Returns:
+        List of {"config", "seed", "scenario", "replication"} dicts, scenario-major.
+    """
+    seeds = replication_seeds(seed, settings["replications"])
+    jobs = []
+    for name in settings["scenarios"]:
+        rc = run_config(compose("compare", [*overrides, f"scenario={name}"]))
+        for r, s in enumerate(seeds):
+            jobs.append({"config": rc, "seed": s, "scenario": name, "replication": r})
+    return jobs
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def series_path(output_dir: Path, scenario: str, replication: int) -> Path:
+    """Where the monthly series of one run is kept (output_dir/timeseries/...)."""
+    return Path(output_dir) / "timeseries" / f"{scenario}__r{replication:04d}.parquet"
+
+
+def compare_job(spec: dict[str, Any]) -> dict[str, float]:
+    """Run one job: write its monthly series next to the study, return its scalar outcomes.
+
+    The series is written atomically to `spec["series_path"]` (if given) before the
+    scalars are returned, so a stored result always has its series on disk.
+
+    Args:
+        spec: job spec (config, seed, scenario, replication, optional series_path).
+
+    Returns:
+        Flat dict of scalar outcomes (as `experiments.jobs.run_job`).
+    """
+    from experiments import jobs as sim_jobs
+
+    run_spec = {k: v for k, v in spec.items() if k != "series_path"}
+    if hasattr(sim_jobs, "run_job_with_series"):
+        scalars, series = sim_jobs.run_job_with_series(run_spec)
+    else:
+        scalars = sim_jobs.run_job(run_spec)
+        series = sim_jobs.run_timeseries(run_spec) if spec.get("series_path") else None
+    if spec.get("series_path") and series is not None:
+        write_parquet_atomic(pd.DataFrame(series), Path(spec["series_path"]))
+    return dict(scalars)
+
+
+def evaluate(
+    jobs: list[dict[str, Any]],
+    output_dir: Path,
+    executor_cfg: dict[str, Any] | None,
+    job_fn: JobFn = compare_job,
+) -> pd.DataFrame:
+    """Evaluate job specs through the shared study runner and return the runs table.
+
+    `experiments.study.run_study` streams results to `output_dir/store/` (a killed
+    comparison resumes where it stopped) and runs them on the configured executor.
+
+    Args:
+        jobs: job specs from `build_jobs` (each with `series_path` set).
+        output_dir: study folder.
+        executor_cfg: the `executor` config node.
+        job_fn: picklable top-level function spec -> scalar outcomes.
+
+    Returns:
+        DataFrame with columns scenario, replication, seed, the outcomes, job and error
+        (None when the run succeeded), one row per job in job order.
+    """
+    table = run_study(jobs, job_fn, output_dir, executor_cfg, label="compare")
+    front = ["scenario", "replication", "seed"]
+    rest = [c for c in table.columns if c not in (*front, "series_path", "job", "error")]
+    runs = table[[*front, *rest, "job", "error"]].copy()
+    runs.attrs = dict(table.attrs)
+    return runs
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
+    """Write a DataFrame to Parquet via a temp file and `os.replace`.
+
+    Args:
+        df: the table.
+        path: destination; parent folders are created.
+
+    Returns:
+        The destination path.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_csv_atomic(df: pd.DataFrame, path: Path) -> Path:
+    """Write a DataFrame to CSV (no index) via a temp file and `os.replace`."""
+    from experiments.report import atomic_write_text
+
+    return atomic_write_text(path, df.to_csv(index=False))
+
+
+def collect_series(jobs: list[dict[str, Any]]) -> pd.DataFrame:
+    """Concatenate the per-run monthly series into one long table.
+
+    Args:
+        jobs: job specs with `series_path`.
+
+    Returns:
+        DataFrame with scenario, replication, seed, then the series columns (one row per
+        run x month); empty if no series were written.
+    """
+    parts = []
+    for spec in jobs:
+        path = Path(spec["series_path"])
+        if not path.exists():
+            continue
+        df = pd.read_parquet(path)
+        df = df.drop(columns=[c for c in ("scenario", "replication", "seed") if c in df])
+        df.insert(0, "seed", spec["seed"])
+        df.insert(0, "replication", spec["replication"])
+        df.insert(0, "scenario", spec["scenario"])
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def output_dir_for(cfg: dict[str, Any]) -> Path:
+    """`output_dir` from the config, or outputs/compare/<UTC timestamp> when null."""
+    if cfg.get("output_dir"):
+        return Path(cfg["output_dir"])
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("outputs") / "compare" / stamp
+
+
+def run_comparison(
+    overrides: Sequence[str] = (), job_fn: JobFn = compare_job
+) -> tuple[Path, pd.DataFrame, int]:
+    """Compose, validate, run and write a comparison; the body of `handover compare`.
+
+    Args:
+        overrides: Hydra overrides for configs/compare.yaml.
+        job_fn: job function (spec -> scalars); tests may pass a light stand-in.
+
+    Returns:
+        (output folder, comparison table, number of failed runs).
+
+    Raises:
+        ConfigError: invalid configuration (raised before anything is written).
+    """
+    overrides = list(overrides)
+    _check_overrides(overrides)
+    cfg = compose("compare", overrides)
+    settings = parse_settings(cfg)
+    jobs = build_jobs(overrides, settings, cfg["seed"])
+    executor_cfg = cfg.get("executor")
+    if executor_cfg is not None:
+        from experiments.executors import parse_executor
+
+        parse_executor(executor_cfg)  # validate before writing anything
+    out = output_dir_for(cfg)
+    for spec in jobs:
+        spec["series_path"] = str(
+            series_path(out.resolve(), spec["scenario"], spec["replication"])
+        )
+
+    out.mkdir(parents=True, exist_ok=True)
+    runs = evaluate(jobs, out, executor_cfg, job_fn)
+    runs = runs.sort_values(["scenario", "replication"], key=_scenario_order(settings))
+    runs = runs.reset_index(drop=True)
+    outcomes = [o for o in OUTCOMES if o in runs.columns]
+    table = comparison_table(
+        runs, outcomes, settings["reference"], settings["gap_threshold_months"],
+        settings["level"],
+    )
+    diffs = paired_differences(
+        runs, outcomes, settings["reference"], settings["level"],
+        settings["gap_threshold_months"],
+    )
+    series = collect_series(jobs)
+
+    write_parquet_atomic(runs, out / "runs.parquet")
+    if not series.empty:
+        write_parquet_atomic(series, out / "timeseries.parquet")
+    write_csv_atomic(table, out / "comparison.csv")
+    write_csv_atomic(diffs, out / "paired_differences.csv")
+
+    from experiments.compare_plots import draw_all
+
+    figures = draw_all(
+        out, cfg.get("model", {}).get("handover_start"), settings["gap_threshold_months"],
+        settings["reference"],
+    )
+    seeds = replication_seeds(cfg["seed"], settings["replications"])
+    report = build_report(cfg, settings, table, diffs, figures, seeds)
+    report.write(out / "report.html")
+    print(format_table(table, settings["reference"]))
+    return out, table, study_failed(runs)
+
+
+def _scenario_order(settings: dict[str, Any]) -> Callable[[pd.Series], pd.Series]:
+    order = {name: i for i, name in enumerate(settings["scenarios"])}
+
+    def key(col: pd.Series) -> pd.Series:
+        return col.map(order) if col.name == "scenario" else col
+
+    return key
+
+
+def _ci(row: pd.Series, col: str, digits: int, scale: float = 1.0) -> str:
+    m, lo, hi = (row.get(f"{col}{s}", math.nan) for s in ("", "_lo", "_hi"))
+    if m is None or (isinstance(m, float) and math.isnan(m)):
+        return "n/a"
+    return f"{m * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+
+
+def summary_frame(table: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """A compact, formatted view of the comparison (strings), ranked best first.
+
+    Args:
+        table: comparison table from `comparison_table`.
+        reference: reference scenario (for the column label).
+
+    Returns:
+        DataFrame of strings: rank, scenario, coverage %, gap risk %, dropped cases,
+        coverage difference vs the reference (percentage points, paired 95 % CI).
+    """
+    rows = []
+    for _, row in table.sort_values("rank").iterrows():
+        rec = {"rank": int(row["rank"]), "scenario": row["scenario"]}
+        rec["coverage %"] = _fmt_mean_ci(row, "coverage", 1, 100.0)
+        if "gap_risk" in row:
+            rec["gap risk %"] = _ci(row, "gap_risk", 0, 100.0)
+        if "dropped_cases_mean" in row:
+            rec["dropped cases"] = _fmt_mean_ci(row, "dropped_cases", 0)
+        if "diff_coverage" in row:
+            rec[f"Δ coverage vs {reference} (pp)"] = (
+                "reference" if row["scenario"] == reference
+                else _ci(row, "diff_coverage", 1, 100.0)
+            )
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def _fmt_mean_ci(row: pd.Series, outcome: str, digits: int, scale: float = 1.0) -> str:
+    m = row.get(f"{outcome}_mean", math.nan)
+    lo = row.get(f"{outcome}_lo", math.nan)
+    hi = row.get(f"{outcome}_hi", math.nan)
+    if m is None or math.isnan(m):
+        return "n/a"
+    return f"{m * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+
+
+def format_table(table: pd.DataFrame, reference: str) -> str:
+    """The comparison as fixed-width text for the terminal."""
+    return summary_frame(table, reference).to_string(index=False)
+
+
+def build_report(
+    cfg: dict[str, Any],
+    settings: dict[str, Any],
+    table: pd.DataFrame,
+    diffs: pd.DataFrame,
+    figures: list[tuple[str, Path, str]],
+    seeds: list[int],
+):
+    """Assemble the self-contained HTML report of a comparison.
+
+    Args:
+        cfg: composed compare config (shown in full).
+        settings: validated settings (`parse_settings`).
+        table: comparison table.
+        diffs: long paired-differences table.
+        figures: (heading, png, caption) from `compare_plots.draw_all`.
+        seeds: replication seeds.
+
+    Returns:
+        An `experiments.report.Report` (not yet written).
+    """
+    from experiments.report import Report
+
+    ref = settings["reference"]
+    country = cfg.get("country", {}).get("name", "?")
+    model = cfg.get("model", {})
+    rep = Report(
+        "Handover scenario comparison",
+        subtitle=f"handover compare: {len(settings['scenarios'])} scenarios x "
+        f"{settings['replications']} replications, country profile {country}",
+    )
+    best = table.sort_values("rank").iloc[0]
+    rep.add_text(
+        "How to read this report",
+        f"Each scenario was simulated {settings['replications']} times on the {country} "
+        f"profile over {model.get('horizon_months', '?')} months (handover window from "
+        f"month {model.get('handover_start', '?')}). Replication r of every scenario used "
+        "the same seed, so all scenarios saw the same returnees arrive (common random "
+        "numbers); differences from the reference scenario "
+        f"'{ref}' are therefore paired, replication by replication.\n\n"
+        "Numbers in brackets are 95 % confidence intervals: t-intervals over replications "
+        "for means; Wilson score intervals for gap risk (the share of replications with at "
+        f"least {settings['gap_threshold_months']:g} gap months, i.e. months where rolling "
+        "coverage fell more than the tolerated fraction below its pre-handover baseline). "
+        "A paired difference whose interval excludes 0 is a difference the replications "
+        "support; the unpaired interval is shown for contrast only.\n\n"
+        "Ranking: highest mean coverage first; ties broken by lower gap risk, then fewer "
+        f"dropped cases. Rank 1 here: {best['scenario']}. The model is illustrative and "
+        "not calibrated: read differences between scenarios, not absolute levels.",
+    )
+    rep.add_table(
+        "Summary",
+        summary_frame(table, ref),
+        caption="Means with 95 % CIs; coverage and gap risk in %; Δ = paired difference "
+        f"from {ref} in percentage points.",
+    )
+    for heading, path, caption in figures:
+        rep.add_figure(heading, path, caption)
+    key = diffs[diffs["outcome"].isin(["coverage", "dropped_cases", "unmet_need_months",
+                                       "gap_risk", "donor_spend", "national_spend"])]
+    rep.add_table(
+        f"Paired differences against {ref}",
+        key.reset_index(drop=True),
+        caption="diff = mean of (scenario − reference) over matched replications with its "
+        "paired 95 % t-interval and two-sided paired t-test p-value; unpaired_lo/hi = Welch "
+        "interval ignoring the pairing. Full table: paired_differences.csv.",
+        float_digits=4,
+    )
+    rep.add_table(
+        "All outcomes (comparison.csv)", table,
+        caption="<outcome>_mean/_lo/_hi: mean and 95 % t-interval over replications.",
+        float_digits=4,
+    )
+    rep.add_config({k: v for k, v in cfg.items()})
+    rep.add_seeds(seeds, heading="Seeds (replication r uses the r-th seed in every scenario)")
+    return rep
+
+
+def main(overrides: list[str]) -> int:
+    """Entry point of `handover compare [overrides]`.
+
+    Args:
+        overrides: Hydra overrides, e.g. ["scenarios=[status_quo,abrupt_exit]",
+            "replications=10"].
+
+    Returns:
+        0 on success, 1 if some runs failed (invalid input raises ConfigError; the CLI
+        exits with 2).
+    """
+    out, _, failed = run_comparison(overrides)
+    print(f"\nreport: {out / 'report.html'}")
+    print(f"table:  {out / 'comparison.csv'}  runs: {out / 'runs.parquet'}")
+    if failed:
+        print(f"warning: {failed} run(s) failed; see the error column of runs.parquet")
+        return 1
+    return 0

@@ -1,0 +1,299 @@
+"""Figures of `handover compare`, drawn from the files it saved (never runs the model).
+
+Inputs in the study folder: comparison.csv, paired_differences.csv and
+timeseries.parquet (one row per scenario x replication x month, with a `month` column and
+monthly series such as coverage, donor_spend, national_spend, dropped_cases).
+Every function writes one PNG and returns its path; `draw_all` draws what the data allow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+#: (file name, heading, caption) of each figure, in report order.
+FIGURES = {
+    "coverage": (
+        "coverage_over_time.png",
+        "Coverage over time",
+        "Monthly coverage (share of need episodes served within the timely window), mean "
+        "over replications with 95 % t-interval bands. Dashed line: start of the handover.",
+    ),
+    "gap_risk": (
+        "gap_risk.png",
+        "Gap risk",
+        "Share of replications with a coverage gap of at least the threshold number of "
+        "months, with 95 % Wilson intervals.",
+    ),
+    "differences": (
+        "paired_differences.png",
+        "Differences against the reference",
+        "Mean difference from the reference scenario. Thick bar: paired 95 % interval "
+        "(same seeds); thin bar: unpaired Welch interval, for contrast.",
+    ),
+    "spend": (
+        "spend_by_payer.png",
+        "Spend by payer over time",
+        "Mean monthly spend by donors and by the national treasury (stacked), per scenario.",
+    ),
+    "dropped": (
+        "dropped_cases_over_time.png",
+        "Dropped cases over time",
+        "Cumulative dropped cases (open cases interrupted and not picked up in time), mean "
+        "over replications with 95 % t-interval bands.",
+    ),
+}
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _colours(names: Sequence[str]) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab10")
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
+
+
+def band(series: pd.DataFrame, column: str, level: float = 0.95) -> pd.DataFrame:
+    """Per scenario and month: mean of `column` over replications with a t-interval.
+
+    Args:
+        series: long table with scenario, replication, month and `column`.
+        column: the monthly quantity.
+        level: confidence level.
+
+    Returns:
+        DataFrame with scenario, month, mean, lo, hi, n (lo/hi = mean when n < 2).
+    """
+    g = series.groupby(["scenario", "month"], sort=False)[column]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    n = out["count"].to_numpy(float)
+    tcrit = np.where(n > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), 0.0)
+    half = np.nan_to_num(tcrit * out["std"].to_numpy(float) / np.sqrt(np.maximum(n, 1)))
+    out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+    return out.rename(columns={"count": "n"}).drop(columns="std")
+
+
+def _vline(ax: plt.Axes, handover_start: float | None) -> None:
+    if handover_start is not None:
+        ax.axvline(handover_start, color="grey", ls="--", lw=1)
+
+
+def plot_band_lines(
+    series: pd.DataFrame,
+    column: str,
+    path: Path,
+    ylabel: str,
+    scenarios: Sequence[str],
+    handover_start: float | None = None,
+    cumulative: bool = False,
+    scale: float = 1.0,
+) -> Path:
+    """Lines of the mean per scenario with 95 % bands (one axis).
+
+    Args:
+        series: long monthly table.
+        column: series column to draw.
+        path: PNG destination.
+        ylabel: y-axis label.
+        scenarios: scenarios in legend order.
+        handover_start: month of the dashed vertical line, or None.
+        cumulative: draw the running sum per run instead of monthly values.
+        scale: multiply values (e.g. 100 for percent).
+
+    Returns:
+        The PNG path.
+    """
+    data = series[["scenario", "replication", "month", column]].copy()
+    data = data.sort_values(["scenario", "replication", "month"])
+    if cumulative:
+        data[column] = data.groupby(["scenario", "replication"])[column].cumsum()
+    data[column] = data[column] * scale
+    b = band(data, column)
+    colours = _colours(scenarios)
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    for name in scenarios:
+        s = b[b["scenario"] == name]
+        if s.empty:
+            continue
+        ax.plot(s["month"], s["mean"], color=colours[name], lw=1.5, label=name)
+        ax.fill_between(s["month"], s["lo"], s["hi"], color=colours[name], alpha=0.18, lw=0)
+    _vline(ax, handover_start)
+    ax.set_xlabel("month")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, frameon=False)
+    return _save(fig, path)
+
+
+def plot_gap_risk(comparison: pd.DataFrame, path: Path, threshold: float | None = None) -> Path:
+    """Horizontal bars of gap risk per scenario with Wilson intervals.
+
+    Args:
+        comparison: comparison table (scenario, gap_risk, gap_risk_lo, gap_risk_hi).
+        path: PNG destination.
+        threshold: gap threshold in months, for the axis label.
+
+    Returns:
+        The PNG path.
+    """
+    names = list(comparison["scenario"])
+    colours = _colours(names)
+    y = np.arange(len(names))[::-1]
+    p = comparison["gap_risk"].to_numpy(float) * 100
+    lo = comparison["gap_risk_lo"].to_numpy(float) * 100
+    hi = comparison["gap_risk_hi"].to_numpy(float) * 100
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.2))
+    ax.barh(y, p, color=[colours[n] for n in names], alpha=0.8)
+    ax.errorbar(p, y, xerr=[p - lo, hi - p], fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.set_yticks(y, names)
+    label = "gap risk, % of replications"
+    if threshold is not None:
+        label += f" (gap_months >= {threshold:g})"
+    ax.set_xlabel(label)
+    ax.set_xlim(0, 100)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_differences(
+    diffs: pd.DataFrame, path: Path, outcomes: Sequence[str], reference: str
+) -> Path:
+    """Forest plot of paired (thick) and unpaired (thin) differences vs the reference.
+
+    Args:
+        diffs: long table from `experiments.paired.paired_differences`.
+        path: PNG destination.
+        outcomes: outcome names, one panel each (missing ones skipped).
+        reference: reference scenario name (for titles).
+
+    Returns:
+        The PNG path.
+    """
+    outcomes = [o for o in outcomes if o in set(diffs["outcome"])]
+    fig, axes = plt.subplots(1, max(1, len(outcomes)), figsize=(4.2 * max(1, len(outcomes)), 4),
+                             squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes):
+        d = diffs[diffs["outcome"] == outcome]
+        names = list(d["scenario"])
+        y = np.arange(len(names))[::-1]
+        ax.hlines(y, d["unpaired_lo"], d["unpaired_hi"], color="grey", lw=1)
+        ax.hlines(y, d["diff_lo"], d["diff_hi"], color="C0", lw=4)
+        ax.plot(d["diff"], y, "k|", ms=10)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, names if ax is axes[0][0] else [""] * len(names))
+        ax.set_title(f"{outcome} − {reference}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_spend(
+    series: pd.DataFrame,
+    path: Path,
+    scenarios: Sequence[str],
+    handover_start: float | None = None,
+    payers: Sequence[str] = ("donor_spend", "national_spend"),
+) -> Path:
+    """Small multiples: mean monthly spend by payer, stacked, one panel per scenario.
+
+    Args:
+        series: long monthly table with the payer columns.
+        path: PNG destination.
+        scenarios: panel order.
+        handover_start: month of the dashed line, or None.
+        payers: spend columns, stacked in this order.
+
+    Returns:
+        The PNG path.
+    """
+    payers = [p for p in payers if p in series.columns]
+    mean = series.groupby(["scenario", "month"])[payers].mean().reset_index()
+    n = len(scenarios)
+    ncol = min(3, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 2.6 * nrow), sharex=True,
+                             sharey=True, squeeze=False)
+    for ax, name in zip(axes.flat, scenarios):
+        s = mean[mean["scenario"] == name].sort_values("month")
+        ax.stackplot(s["month"], *[s[p] for p in payers],
+                     labels=[p.replace("_spend", "") for p in payers],
+                     colors=["#4C72B0", "#DD8452", "#55A868"][: len(payers)], alpha=0.85)
+        _vline(ax, handover_start)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=8, frameon=False, loc="upper right")
+    fig.supxlabel("month")
+    fig.supylabel("spend per month (USD)")
+    return _save(fig, path)
+
+
+def draw_all(
+    out: Path,
+    handover_start: float | None = None,
+    gap_threshold: float | None = None,
+    reference: str | None = None,
+) -> list[tuple[str, Path, str]]:
+    """Draw every figure the saved files support.
+
+    Args:
+        out: study folder with comparison.csv, paired_differences.csv and (optionally)
+            timeseries.parquet.
+        handover_start: month the handover window starts (dashed lines), or None.
+        gap_threshold: gap threshold in months (axis label), or None.
+        reference: reference scenario name (difference titles), or None.
+
+    Returns:
+        (heading, png path, caption) per figure drawn, in report order.
+    """
+    out = Path(out)
+    comparison = pd.read_csv(out / "comparison.csv")
+    scenarios = list(comparison["scenario"])
+    drawn: dict[str, Path] = {}
+    ts_path = out / "timeseries.parquet"
+    series = pd.read_parquet(ts_path) if ts_path.exists() else pd.DataFrame()
+    has = set(series.columns)
+    if {"month", "coverage"} <= has:
+        drawn["coverage"] = plot_band_lines(
+            series, "coverage", out / FIGURES["coverage"][0], "coverage (%)", scenarios,
+            handover_start, scale=100.0,
+        )
+    if "gap_risk" in comparison:
+        drawn["gap_risk"] = plot_gap_risk(comparison, out / FIGURES["gap_risk"][0], gap_threshold)
+    diff_path = out / "paired_differences.csv"
+    if diff_path.exists() and reference:
+        diffs = pd.read_csv(diff_path)
+        if not diffs.empty:
+            drawn["differences"] = plot_differences(
+                diffs, out / FIGURES["differences"][0],
+                ["coverage", "dropped_cases", "unmet_need_months"], reference,
+            )
+    if "month" in has and {"donor_spend", "national_spend"} & has:
+        drawn["spend"] = plot_spend(series, out / FIGURES["spend"][0], scenarios, handover_start)
+    if {"month", "dropped_cases"} <= has:
+        drawn["dropped"] = plot_band_lines(
+            series, "dropped_cases", out / FIGURES["dropped"][0], "cumulative dropped cases",
+            scenarios, handover_start, cumulative=True,
+        )
+    return [(FIGURES[k][1], drawn[k], FIGURES[k][2]) for k in FIGURES if k in drawn]
