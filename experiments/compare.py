@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.config import ConfigError, compose, group_options, run_config
+from experiments.report import publish
 from experiments.paired import comparison_table, paired_differences
 from experiments.study import replication_seeds, run_study, study_failed
 
@@ -225,7 +226,7 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
     os.close(fd)
     try:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

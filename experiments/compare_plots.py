@@ -21,6 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from experiments.report import publish  # noqa: E402
+
 #: (file name, heading, caption) of each figure, in report order.
 FIGURES = {
     "coverage": (
@@ -61,7 +63,7 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         plt.close(fig)
         if os.path.exists(tmp):

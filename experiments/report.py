@@ -237,6 +237,22 @@ class Report:
         return atomic_write_text(path, self.to_html())
 
 
+def publish(tmp: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Give a finished temp file normal permissions (0666 minus umask) and move it in place.
+
+    `tempfile.mkstemp` creates files readable by the owner only; outputs are meant to be
+    shared, so they get the permissions an ordinary `open()` would give.
+
+    Args:
+        tmp: the complete temporary file (same folder as `dest`).
+        dest: final path.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, dest)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write text to `path` via a temp file and `os.replace` (never half-written).
 
@@ -253,7 +269,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, dest)
+        publish(tmp, dest)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
