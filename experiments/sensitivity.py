@@ -1,0 +1,323 @@
+"""`handover sensitivity`: Morris screening and (grouped) Sobol indices of the simulator.
+
+    handover sensitivity method=sobol n=256 replications=2 space=default
+    handover sensitivity method=morris n=20 num_levels=4 grouped=true
+
+Pipeline (the generic part lives in `experiments.sa_core`, the space in `sa_space`):
+compose `configs/sensitivity.yaml` -> load the space `configs/sa/<space>.yaml` ->
+`problem_from(space)` -> seeded `sample` -> one simulator job per (sample row,
+replication) -> mean over replications -> `analyze` with bootstrap intervals ->
+`convergence` at N/4, N/2, N -> files in `output_dir`:
+
+- `indices.csv`: outcome, factor, factor2 (S2 partner), index, value, conf (CI half-width)
+- `convergence.csv`: the same at n = N/4, N/2, N, with `width` (= 2 conf)
+- `sample.csv`: the design (point, factor values as sampled)
+- `runs.parquet`: one row per simulator run (point, replication, seed, outcomes)
+- `manifest.json`: settings, problem, seeds, counts
+- `fig_indices_<outcome>.png`, for Morris also `fig_morris_<outcome>.png`,
+  and `fig_convergence.png`
+
+Seeds: the config's `seed` is the study's root; sampling, bootstrap and the replication
+seeds are independent streams derived from it (`sa_core.study_seeds`). Replication r uses
+the same seed at every sample point (common random numbers), so the model's own noise does
+not masquerade as an effect of the factors (see docs/sensitivity.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments import sa_core
+from experiments.config import ConfigError, compose, run_config
+from experiments.sa_space import Space, apply_row, check_paths, load_space, problem_from
+
+#: keys of configs/sensitivity.yaml this command reads (besides the run config keys)
+SA_KEYS = (
+    "method", "n", "space", "factors", "replications", "second_order", "grouped",
+    "num_levels", "num_resamples", "conf_level", "outcomes",
+)
+
+Runner = Callable[[list[dict[str, Any]]], list[dict[str, float]]]
+
+
+def run_jobs_serial(specs: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Run simulator jobs one after another in this process (fallback runner).
+
+    Args:
+        specs: job specs for `experiments.jobs.run_job`.
+
+    Returns:
+        One outcome dict per spec, in order.
+    """
+    from tqdm import tqdm
+
+    from experiments.jobs import run_job
+
+    return [run_job(s) for s in tqdm(specs, desc="sensitivity runs", unit="run",
+                                     disable=not sys.stderr.isatty())]
+
+
+class SimulatorModel:
+    """The simulator as an SA model: sample rows -> run configs -> jobs -> outcome columns.
+
+    Row i of X sets each factor's dotted path in a copy of the base run config
+    (`sa_space.apply_row`); replication r runs it with seed `seeds[r]`.
+
+    Args:
+        space: the factors, in the column order of X.
+        base_config: the run configuration (model/country/scenario) the factors modify.
+        outcomes: names of the outcome columns to return.
+        runner: maps a list of job specs to their outcome dicts (default: serial).
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        base_config: dict[str, Any],
+        outcomes: Sequence[str],
+        runner: Runner | None = None,
+    ):
+        check_paths(space, base_config)
+        self.space = space
+        self.base_config = base_config
+        self.outcomes = list(outcomes)
+        self.runner = runner or run_jobs_serial
+        self.runs: pd.DataFrame | None = None
+
+    def jobs(self, X: np.ndarray, seeds: Sequence[int]) -> list[dict[str, Any]]:
+        """Job specs for every (replication, row), replication-major."""
+        configs = [apply_row(self.base_config, self.space, row) for row in X]
+        return [
+            {"config": cfg, "seed": int(s), "point": i, "replication": r}
+            for r, s in enumerate(seeds)
+            for i, cfg in enumerate(configs)
+        ]
+
+    def evaluate_replicated(self, X: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
+        """Outcomes of every run, shape (replications, rows, outcomes).
+
+        Raises:
+            ConfigError: a requested outcome is not produced by the simulator.
+        """
+        specs = self.jobs(X, seeds)
+        results = self.runner(specs)
+        if len(results) != len(specs):
+            raise RuntimeError(f"runner returned {len(results)} results for {len(specs)} jobs")
+        missing = [o for o in self.outcomes if o not in results[0]]
+        if missing:
+            raise ConfigError(
+                f"outcomes: unknown {', '.join(missing)}; allowed: {', '.join(sorted(results[0]))}"
+            )
+        values = np.array([[float(res[o]) for o in self.outcomes] for res in results])
+        rows = [
+            {"point": s["point"], "replication": s["replication"], "seed": s["seed"],
+             **{o: res[o] for o in self.outcomes}}
+            for s, res in zip(specs, results, strict=True)
+        ]
+        self.runs = pd.DataFrame(rows)
+        return values.reshape(len(seeds), len(X), len(self.outcomes))
+
+    def __call__(self, X: np.ndarray, seed: int) -> np.ndarray:
+        """One replication: outcomes (rows x outcomes) with `seed` at every row."""
+        return self.evaluate_replicated(X, [seed])[0]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Validated SA settings of a composed `sensitivity` config.
+
+    Raises:
+        ConfigError: naming the key and what is allowed.
+    """
+    missing = [k for k in SA_KEYS if k not in cfg]
+    if missing:
+        raise ConfigError(f"sensitivity config lacks {', '.join(missing)}")
+    s = {k: cfg[k] for k in SA_KEYS}
+    if s["method"] not in sa_core.METHODS:
+        raise ConfigError(f"method: unknown '{s['method']}'; allowed: {', '.join(sa_core.METHODS)}")
+    for key, low in (("n", 2), ("replications", 1), ("num_levels", 2), ("num_resamples", 10)):
+        if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < low:
+            raise ConfigError(f"{key}: must be an integer >= {low}, got {s[key]!r}")
+    for key in ("second_order", "grouped"):
+        if not isinstance(s[key], bool):
+            raise ConfigError(f"{key}: must be true or false, got {s[key]!r}")
+    if not isinstance(s["conf_level"], float) or not 0 < s["conf_level"] < 1:
+        raise ConfigError(f"conf_level: must be a number in (0, 1), got {s['conf_level']!r}")
+    if not s["outcomes"] or not all(isinstance(o, str) for o in s["outcomes"]):
+        raise ConfigError(f"outcomes: must be a non-empty list of names, got {s['outcomes']!r}")
+    if s["factors"] is not None and not (
+        isinstance(s["factors"], list) and all(isinstance(f, str) for f in s["factors"])
+    ):
+        raise ConfigError(f"factors: null (all) or a list of factor names, got {s['factors']!r}")
+    return s
+
+
+def _output_dir(cfg: dict[str, Any]) -> Path:
+    if cfg.get("output_dir"):
+        return Path(cfg["output_dir"])
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("outputs") / "sensitivity" / stamp
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a file through a temporary sibling and `os.replace` (never half-written).
+
+    Args:
+        path: final location.
+        write: called with the temporary path; must create the file there.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.stem}-", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Atomically write `df` as CSV (full float precision, no index)."""
+    write_atomic(path, lambda p: df.to_csv(p, index=False, float_format="%.17g"))
+
+
+def write_outputs(
+    out: Path, result: sa_core.SAResult, space: Space, manifest: dict[str, Any],
+    runs: pd.DataFrame | None = None,
+) -> list[Path]:
+    """Write tables, manifest and figures of a study; return the paths written.
+
+    Figures are drawn from the saved `indices.csv` / `convergence.csv`, not from memory.
+    """
+    from experiments import sa_plots
+
+    design = result.design
+    X = pd.DataFrame(design.X, columns=space.names).rename_axis("point").reset_index()
+    write_csv(result.indices, out / "indices.csv")
+    write_csv(result.convergence, out / "convergence.csv")
+    write_csv(X, out / "sample.csv")
+    if runs is not None and not (out / "store").exists():
+        write_atomic(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
+    text = json.dumps(manifest, indent=2, default=str)
+    write_atomic(out / "manifest.json", lambda p: p.write_text(text))
+    return [out / "indices.csv", out / "convergence.csv"] + sa_plots.plot_study(out)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def summary(indices: pd.DataFrame, method: str, top: int = 5) -> str:
+    """Text table: per outcome, the `top` factors by ST (Sobol) or mu* (Morris)."""
+    key = "ST" if method == "sobol" else "mu_star"
+    lines = []
+    for outcome, df in indices[indices["index"] == key].groupby("outcome", sort=False):
+        df = df.sort_values("value", ascending=False).head(top)
+        parts = [f"{r.factor} {r.value:.3g}±{r.conf:.2g}" for r in df.itertuples()]
+        lines.append(f"  {outcome:<24} {key}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def main(overrides: list[str]) -> int:
+    """Run a sensitivity study: `handover sensitivity [overrides]`.
+
+    Args:
+        overrides: Hydra overrides of `configs/sensitivity.yaml`.
+
+    Returns:
+        0 on success (ConfigError propagates to the CLI, exit status 2).
+    """
+    cfg = compose("sensitivity", overrides)
+    s = settings(cfg)
+    space = load_space(s["space"])
+    if s["factors"]:
+        space = space.subset(s["factors"])
+    problem = problem_from(space, grouped=s["grouped"])
+    base = run_config(cfg)
+    out = _output_dir(cfg)
+    model = SimulatorModel(space, base, s["outcomes"], runner=make_runner(cfg, out))
+    seeds = sa_core.study_seeds(int(cfg["seed"]), s["replications"])
+    # sample first: every setting error surfaces before any run or file
+    design = sa_core.sample(problem, s["method"], s["n"], seeds["sample"],
+                            s["second_order"], s["num_levels"])
+    n_runs = len(design.X) * s["replications"]
+    print(f"sensitivity: {s['method']} on {len(space.factors)} factors "
+          f"({len(design.units)} {'groups' if s['grouped'] else 'factors'} analysed), "
+          f"n={s['n']}, {len(design.X)} points x {s['replications']} replications = "
+          f"{n_runs} runs -> {out}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        Y = sa_core.evaluate(model, design.X, seeds["replications"])
+    except StudyFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - t0
+    indices = sa_core.analyze(design, Y, s["outcomes"], seeds["analysis"],
+                              s["num_resamples"], s["conf_level"], s["second_order"])
+    conv = sa_core.convergence(design, Y, s["outcomes"], seeds["analysis"],
+                               num_resamples=s["num_resamples"], conf_level=s["conf_level"])
+    result = sa_core.SAResult(design, Y, s["outcomes"], indices, conv)
+    manifest = {
+        "command": "sensitivity", "overrides": overrides, "settings": s,
+        "space": {"name": space.name, "source": space.source},
+        "problem": problem, "seed": cfg["seed"], "seeds": seeds,
+        "points": len(design.X), "runs": n_runs, "eval_seconds": round(seconds, 3),
+        "run_config": base,
+    }
+    write_outputs(out, result, space, manifest, model.runs)
+    print(summary(indices, s["method"]))
+    print(f"{n_runs} runs in {seconds:.1f} s ({n_runs / max(seconds, 1e-9):.1f} runs/s); "
+          f"tables and figures in {out}")
+    return 0
+
+
+class StudyFailed(RuntimeError):
+    """Some simulator runs failed; their errors are in the store / runs table."""
+
+
+def make_runner(cfg: dict[str, Any], output_dir: Path) -> Runner:
+    """The job runner of a composed config: the shared executor and result store.
+
+    Runs go through `experiments.study.run_study` (executor from `cfg["executor"]`, store
+    in `output_dir/store`), so re-running with the same `output_dir` resumes.
+
+    Args:
+        cfg: composed `sensitivity` config (uses its `executor` node).
+        output_dir: the study folder.
+
+    Returns:
+        A function mapping job specs to outcome dicts, in order.
+
+    Raises:
+        StudyFailed (from the runner): some runs failed.
+    """
+    from experiments.jobs import run_job
+    from experiments.study import run_study, study_failed
+
+    def runner(specs: list[dict[str, Any]]) -> list[dict[str, float]]:
+        table = run_study(specs, run_job, output_dir, executor=cfg.get("executor"),
+                          label="sensitivity")
+        failed = study_failed(table)
+        if failed:
+            raise StudyFailed(f"{failed} of {len(table)} runs failed (see {output_dir}/runs.parquet); "
+                              "fix the cause and re-run the same command to resume")
+        meta = {"job", "error", *(k for k in specs[0] if k != "config")}
+        return table[[c for c in table.columns if c not in meta]].to_dict("records")
+
+    return runner
