@@ -275,7 +275,10 @@ class DaskExecutor(Executor):
                 n_workers=self.workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                # no dashboard; the scheduler's small HTTP server takes a free local port
+                # instead of 8787, which other clusters on the machine may hold
+                dashboard_address="127.0.0.1:0",
+                scheduler_kwargs={"dashboard": False},
             )
             self._client = Client(self._cluster)
 

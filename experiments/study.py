@@ -153,7 +153,7 @@ def run_study(
 
     Returns:
         One row per input job, in input order: `job` (key), the tag columns, the outcome
-        columns, `error` (None when the job succeeded). `attrs["study"]` holds counts:
+        columns, `error` (missing when the job succeeded). Equal to `runs.parquet`. `attrs["study"]` holds counts:
         total, resumed, ran, failed, seconds, version.
 
     Raises:
@@ -188,8 +188,9 @@ def run_study(
                 _run_pending(pending, fn, spec, store, results, bar)
         finally:
             bar.close()
-        table = _assemble(jobs, keys, results)
-        _write_table(table, output_dir / RUNS_FILE)
+        _write_table(_assemble(jobs, keys, results), output_dir / RUNS_FILE)
+        # return what the file holds, so callers and later readers see identical dtypes
+        table = pd.read_parquet(output_dir / RUNS_FILE)
     failed = int(table["error"].notna().sum())
     table.attrs["study"] = {
         "total": len(jobs),
@@ -237,9 +238,7 @@ def _assemble(jobs, keys, results) -> pd.DataFrame:
         rec["error"] = row["error"]
         records.append(rec)
     columns = ["job", *tags, *outcomes, "error"]
-    table = pd.DataFrame.from_records(records, columns=columns)
-    table["error"] = table["error"].astype(object).where(table["error"].notna(), None)
-    return table
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def _write_table(table: pd.DataFrame, path: Path) -> None:

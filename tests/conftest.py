@@ -45,7 +45,8 @@ def dask_address():
     """Address of one Dask LocalCluster (2 single-threaded workers) shared by all tests."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True,
+        dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
     )
     try:
         yield cluster.scheduler_address
