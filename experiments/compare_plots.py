@@ -251,6 +251,17 @@ def plot_spend(
     return _save(fig, path)
 
 
+#: Accepted names of the monthly series each figure needs (first present wins).
+SERIES_ALIASES = {
+    "coverage": ("coverage", "coverage_rolling", "coverage_monthly"),
+    "dropped": ("dropped_cases", "dropped"),
+}
+
+
+def _pick(columns: set[str], kind: str) -> str | None:
+    return next((c for c in SERIES_ALIASES[kind] if c in columns), None)
+
+
 def draw_all(
     out: Path,
     handover_start: float | None = None,
@@ -276,9 +287,10 @@ def draw_all(
     ts_path = out / "timeseries.parquet"
     series = pd.read_parquet(ts_path) if ts_path.exists() else pd.DataFrame()
     has = set(series.columns)
-    if {"month", "coverage"} <= has:
+    cov_col, drop_col = _pick(has, "coverage"), _pick(has, "dropped")
+    if "month" in has and cov_col:
         drawn["coverage"] = plot_band_lines(
-            series, "coverage", out / FIGURES["coverage"][0], "coverage (%)", scenarios,
+            series, cov_col, out / FIGURES["coverage"][0], "coverage (%)", scenarios,
             handover_start, scale=100.0,
         )
     if "gap_risk" in comparison:
@@ -293,9 +305,9 @@ def draw_all(
             )
     if "month" in has and {"donor_spend", "national_spend"} & has:
         drawn["spend"] = plot_spend(series, out / FIGURES["spend"][0], scenarios, handover_start)
-    if {"month", "dropped_cases"} <= has:
+    if "month" in has and drop_col:
         drawn["dropped"] = plot_band_lines(
-            series, "dropped_cases", out / FIGURES["dropped"][0], "cumulative dropped cases",
+            series, drop_col, out / FIGURES["dropped"][0], "cumulative dropped cases",
             scenarios, handover_start, cumulative=True,
         )
     return [(FIGURES[k][1], drawn[k], FIGURES[k][2]) for k in FIGURES if k in drawn]
