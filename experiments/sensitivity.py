@@ -111,14 +111,12 @@ class SimulatorModel:
             ConfigError: a requested outcome is not produced by the simulator.
         """
         specs = self.jobs(X, seeds)
+        # one probe run first, so that a mistyped outcome fails before the whole study
+        # (with the result store, the probe is not run again)
+        self._check_outcomes(self.runner(specs[:1])[0])
         results = self.runner(specs)
         if len(results) != len(specs):
             raise RuntimeError(f"runner returned {len(results)} results for {len(specs)} jobs")
-        missing = [o for o in self.outcomes if o not in results[0]]
-        if missing:
-            raise ConfigError(
-                f"outcomes: unknown {', '.join(missing)}; allowed: {', '.join(sorted(results[0]))}"
-            )
         values = np.array([[float(res[o]) for o in self.outcomes] for res in results])
         rows = [
             {"point": s["point"], "replication": s["replication"], "seed": s["seed"],
@@ -127,6 +125,13 @@ class SimulatorModel:
         ]
         self.runs = pd.DataFrame(rows)
         return values.reshape(len(seeds), len(X), len(self.outcomes))
+
+    def _check_outcomes(self, result: dict[str, Any]) -> None:
+        missing = [o for o in self.outcomes if o not in result]
+        if missing:
+            raise ConfigError(
+                f"outcomes: unknown {', '.join(missing)}; allowed: {', '.join(sorted(result))}"
+            )
 
     def __call__(self, X: np.ndarray, seed: int) -> np.ndarray:
         """One replication: outcomes (rows x outcomes) with `seed` at every row."""
@@ -241,7 +246,20 @@ def main(overrides: list[str]) -> int:
         overrides: Hydra overrides of `configs/sensitivity.yaml`.
 
     Returns:
-        0 on success (ConfigError propagates to the CLI, exit status 2).
+        0 on success, 1 if some runs failed (ConfigError propagates to the CLI: status 2).
+    """
+    return run_sensitivity(overrides)
+
+
+def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None = None) -> int:
+    """`main` with an optional stand-in for `experiments.jobs.run_job` (tests, benchmarks).
+
+    Args:
+        overrides: Hydra overrides of `configs/sensitivity.yaml`.
+        job_fn: picklable top-level `fn(spec) -> dict of outcomes`; default the simulator.
+
+    Returns:
+        The exit status.
     """
     cfg = compose("sensitivity", overrides)
     s = settings(cfg)
@@ -251,7 +269,7 @@ def main(overrides: list[str]) -> int:
     problem = problem_from(space, grouped=s["grouped"])
     base = run_config(cfg)
     out = _output_dir(cfg)
-    model = SimulatorModel(space, base, s["outcomes"], runner=make_runner(cfg, out))
+    model = SimulatorModel(space, base, s["outcomes"], runner=make_runner(cfg, out, job_fn))
     seeds = sa_core.study_seeds(int(cfg["seed"]), s["replications"])
     # sample first: every setting error surfaces before any run or file
     design = sa_core.sample(problem, s["method"], s["n"], seeds["sample"],
@@ -291,7 +309,9 @@ class StudyFailed(RuntimeError):
     """Some simulator runs failed; their errors are in the store / runs table."""
 
 
-def make_runner(cfg: dict[str, Any], output_dir: Path) -> Runner:
+def make_runner(
+    cfg: dict[str, Any], output_dir: Path, job_fn: Callable[[dict], dict] | None = None
+) -> Runner:
     """The job runner of a composed config: the shared executor and result store.
 
     Runs go through `experiments.study.run_study` (executor from `cfg["executor"]`, store
@@ -300,6 +320,7 @@ def make_runner(cfg: dict[str, Any], output_dir: Path) -> Runner:
     Args:
         cfg: composed `sensitivity` config (uses its `executor` node).
         output_dir: the study folder.
+        job_fn: the job function (default `experiments.jobs.run_job`).
 
     Returns:
         A function mapping job specs to outcome dicts, in order.
@@ -307,11 +328,13 @@ def make_runner(cfg: dict[str, Any], output_dir: Path) -> Runner:
     Raises:
         StudyFailed (from the runner): some runs failed.
     """
-    from experiments.jobs import run_job
     from experiments.study import run_study, study_failed
 
     def runner(specs: list[dict[str, Any]]) -> list[dict[str, float]]:
-        table = run_study(specs, run_job, output_dir, executor=cfg.get("executor"),
+        fn = job_fn
+        if fn is None:
+            from experiments.jobs import run_job as fn
+        table = run_study(specs, fn, output_dir, executor=cfg.get("executor"),
                           label="sensitivity")
         failed = study_failed(table)
         if failed:
