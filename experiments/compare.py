@@ -36,6 +36,7 @@ OUTCOMES = (
     "coverage_nonprogramme",
     "coverage_vulnerable",
     "dropped_cases",
+    "dropped_cases_window",
     "unmet_need_months",
     "gap_months",
     "max_coverage_drawdown",
@@ -44,6 +45,8 @@ OUTCOMES = (
     "remigration_24m",
     "donor_spend",
     "national_spend",
+    "national_share_of_spend",
+    "cost_per_covered_episode",
 )
 
 #: Keys of configs/compare.yaml that are specific to this command.

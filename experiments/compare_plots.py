@@ -28,8 +28,10 @@ FIGURES = {
     "coverage": (
         "coverage_over_time.png",
         "Coverage over time",
-        "Monthly coverage (share of need episodes served within the timely window), mean "
-        "over replications with 95 % t-interval bands. Dashed line: start of the handover.",
+        "Coverage by month in which need episodes open (share served within the timely "
+        "window; 3-month rolling mean when the simulator provides it, as used for gap "
+        "months), mean over replications with 95 % t-interval bands. Dashed line: start "
+        "of the handover window.",
     ),
     "gap_risk": (
         "gap_risk.png",
@@ -253,7 +255,7 @@ def plot_spend(
 
 #: Accepted names of the monthly series each figure needs (first present wins).
 SERIES_ALIASES = {
-    "coverage": ("coverage", "coverage_rolling", "coverage_monthly"),
+    "coverage": ("coverage_rolling", "coverage", "coverage_monthly"),
     "dropped": ("dropped_cases", "dropped"),
 }
 
