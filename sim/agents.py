@@ -1,0 +1,216 @@
+"""Mesa agents: service providers, funders (donors, treasury), and returnee views.
+
+Providers and funders are few (tens) and are ordinary Mesa agents with verb-named
+methods. Returnees are many: their state lives in `sim.population.Population` arrays and
+`ReturneeView` exposes one row as a Mesa `Agent` for inspection.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.domain import AREAS, DIMENSIONS, MODALITIES, PROFILES, Episode, Status
+from sim.params import FunderSpec, ProviderSpec
+
+if TYPE_CHECKING:
+    from sim.model import HandoverModel
+
+
+class Provider(mesa.Agent):
+    """A service provider with funded staff, a case capacity and per-area services.
+
+    Capacity (concurrent need episodes, in agents) = staff x cases_per_staff x
+    productivity / scale. Staff follow the budget: hiring closes the gap by
+    1/hiring_lag each month, cuts are immediate (unpaid staff leave). National providers
+    with `learning` gain productivity and quality with caseload and technical assistance.
+    """
+
+    def __init__(self, model: HandoverModel, spec: ProviderSpec, index: int):
+        super().__init__(model)
+        self.spec = spec
+        self.index = index
+        self.external = spec.external
+        regions = [r.name for r in model.params.country.regions]
+        self.offers = np.array([a in spec.areas for a in AREAS])
+        self.by_referral = np.array([spec.areas.get(a) == "referral" for a in AREAS])
+        self.reaches = np.array([r in spec.regions for r in regions])
+        self.accepts_modality = np.array([m in spec.modalities for m in MODALITIES])
+        self.accepts_profile = np.array([p in spec.profiles for p in PROFILES])
+        self.staff = float(spec.initial_staff)
+        self.budget = 0.0
+        self.spend = 0.0
+        self.experience = 0.0  # months of full caseload (plus TA equivalents)
+        self.productivity = 1.0 if not spec.learning else model.params.country.system.min_productivity
+        self.capacity = 0  # concurrent episodes, in agents
+        self.caseload = 0  # episodes in service, in agents
+        self.closed = False  # closed by a shock: no budget whatever the funder says
+
+    @property
+    def funded(self) -> bool:
+        """True while the provider has a budget this month."""
+        return self.budget > 0 and not self.closed
+
+    @property
+    def quality(self) -> float:
+        """Effective service quality (0-1): learning providers grow into their nominal quality."""
+        if not self.spec.learning:
+            return self.spec.quality
+        return self.spec.quality * (0.5 + 0.5 * self.productivity)
+
+    def adjust_capacity(self, budget: float) -> None:
+        """Set this month's budget, staff, spend and capacity (step 3 of the model)."""
+        self.budget = 0.0 if self.closed else max(0.0, budget)
+        target = self.budget / self.spec.staff_cost
+        if target > self.staff:
+            self.staff += (target - self.staff) / self.spec.hiring_lag_months
+        else:
+            self.staff = target
+        self.spend = self.staff * self.spec.staff_cost
+        if self.spec.learning:
+            half = self.model.params.country.system.learning_months
+            self.productivity = self.model.params.country.system.min_productivity + (
+                1 - self.model.params.country.system.min_productivity
+            ) * (1 - 0.5 ** (self.experience / half))
+        people = self.staff * self.spec.cases_per_staff * self.productivity
+        self.capacity = int(math.floor(people / self.model.params.model.scale + 1e-9))
+
+    def learn(self, ta_usd: float) -> None:
+        """Accumulate experience from this month's caseload and technical assistance."""
+        if not self.spec.learning:
+            return
+        nominal = max(self.staff * self.spec.cases_per_staff / self.model.params.model.scale, 1.0)
+        ta = ta_usd / self.model.params.country.system.ta_per_learning_month
+        self.experience += min(self.caseload / nominal, 1.0) + ta
+
+
+class Donor(mesa.Agent):
+    """An external funder with project cycles, renewal chance and a scenario funding path."""
+
+    def __init__(self, model: HandoverModel, spec: FunderSpec, renewal_draws: np.ndarray):
+        super().__init__(model)
+        self.spec = spec
+        self.renewal_draws = renewal_draws  # pre-drawn so every scenario sees the same luck
+        self.cycle = 0
+        self.cycle_end = spec.first_cycle_end
+        self.active = True
+        self.budget = 0.0
+        self.multiplier = 1.0  # shocks (funding cuts) set this
+
+    def allocate(self, month: int, scenario_factor: float) -> float:
+        """This month's budget in USD (step 2): planned budget x cycle x scenario x shocks."""
+        while month >= self.cycle_end and self.active:
+            renewed = self.renewal_draws[self.cycle % len(self.renewal_draws)] < self.spec.renewal_prob
+            self.cycle += 1
+            self.cycle_end += self.spec.cycle_months
+            self.active = bool(renewed)
+        self.budget = self.spec.monthly_budget * self.active * scenario_factor * self.multiplier
+        return self.budget
+
+
+class Treasury(mesa.Agent):
+    """The national treasury: allocation follows political will, ownership and fiscal space.
+
+    desired = budget x political_will x (1 + responsiveness x ownership)
+              + takeover x political_will x (donor budget handed over)
+    allocation moves toward fiscal_space x desired with the disbursement lag.
+    """
+
+    def __init__(self, model: HandoverModel, spec: FunderSpec):
+        super().__init__(model)
+        self.spec = spec
+        self.allocation = None
+        self.multiplier = 1.0  # shocks (competing priorities) set this
+
+    def allocate(self, political_will: float, ownership: float, handed_over_usd: float,
+                 takeover: float) -> float:
+        """This month's national allocation in USD (step 2)."""
+        s = self.spec
+        desired = s.monthly_budget * political_will * (1 + s.budget_responsiveness * ownership)
+        desired += takeover * political_will * handed_over_usd
+        target = max(0.0, desired * s.fiscal_space * self.multiplier)
+        if self.allocation is None:
+            self.allocation = target
+        else:
+            self.allocation += (target - self.allocation) / s.disbursement_lag_months
+        return self.allocation
+
+
+class ReturneeView(mesa.Agent):
+    """A Mesa `Agent` view of one returnee row, for inspection and per-agent extensions.
+
+    Reads (and writes through) the model's arrays; holds no state of its own.
+    """
+
+    def __init__(self, model: HandoverModel, row: int):
+        super().__init__(model)
+        self.row = row
+
+    def _get(self, name: str):
+        return getattr(self.model.population, name)[self.row]
+
+    @property
+    def arrival_month(self) -> int:
+        return int(self._get("arrival"))
+
+    @property
+    def region(self) -> str:
+        return self.model.params.country.regions[int(self._get("region"))].name
+
+    @property
+    def modality(self) -> str:
+        return MODALITIES[int(self._get("modality"))]
+
+    @property
+    def profile(self) -> str:
+        return PROFILES[int(self._get("profile"))]
+
+    @property
+    def status(self) -> Status:
+        return Status(int(self._get("status")))
+
+    @property
+    def registered(self) -> bool:
+        return bool(self._get("registered"))
+
+    @property
+    def trust(self) -> dict[str, float]:
+        return {"government": float(self._get("trust_gov")), "external": float(self._get("trust_ext"))}
+
+    @property
+    def needs(self) -> dict[str, dict]:
+        """Per area with a need: episode state, severity, provider name, months served."""
+        out = {}
+        providers = self.model.providers
+        for a, area in enumerate(AREAS):
+            state = Episode(int(self._get("ep")[a]))
+            if state == Episode.NONE:
+                continue
+            p = int(self._get("ep_provider")[a])
+            out[area] = {
+                "state": state.name.lower(),
+                "severity": float(self._get("ep_severity")[a]),
+                "provider": providers[p].spec.name if p >= 0 else None,
+                "months_served": int(self._get("ep_months")[a]),
+            }
+        return out
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Reintegration score per dimension and composite (0-1)."""
+        s = self.model.population.score[self.row]
+        out = {d: float(s[i]) for i, d in enumerate(DIMENSIONS)}
+        out["composite"] = float(s.mean())
+        return out
+
+    @property
+    def sustainable(self) -> bool:
+        """Composite score >= 0.5 (IOM's threshold)."""
+        return self.scores["composite"] >= 0.5
+
+    def __repr__(self) -> str:
+        return (f"Returnee(row={self.row}, {self.modality}, {self.profile}, {self.region}, "
+                f"arrived {self.arrival_month}, {self.status.name.lower()})")

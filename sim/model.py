@@ -1,0 +1,472 @@
+"""HandoverModel: one month per step, returnees as arrays, providers and funders as agents.
+
+Step order (every month t; the code below follows it, one method per phase):
+
+ 1. scenario events and shocks   `scenario.apply(model, t)` sets national shares per
+                                 segment, the donor funding factor and shock modifiers
+ 2. funders allocate             donors (project cycles x scenario x cuts), treasury
+                                 (political will, ownership, fiscal space, takeover)
+ 3. providers adjust capacity    staff follow budgets; a provider over capacity
+                                 interrupts its newest cases (transferred if the
+                                 scenario has an exit plan, else left to the returnee)
+ 4. arrivals                     new returnees drawn from the arrivals/needs streams
+ 5. registration, help-seeking   reception of arrivals; latent needs become requests
+ 6. matching / referral          waiting episodes matched FIFO to providers with free
+                                 capacity (channel by segment share; safety net last)
+ 7. service delivery, outcomes   scores gain from service (referral < direct); context
+                                 pull and unmet-need decay; completed episodes close
+ 8. closure, drops, re-migration interrupted cases past the gap tolerance are dropped;
+                                 re-migration hazard from unmet needs and scores;
+                                 files close after the monitoring period
+ 9. system-state update          building blocks, providers' learning, trust
+10. record metrics               one row of monthly aggregates
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim.agents import Donor, Provider, ReturneeView, Treasury
+from sim.domain import AREA_DIMENSION, AREAS, DIMENSIONS, MODALITIES, PROFILES, SEGMENTS, Episode, Status
+from sim.params import RunParams
+from sim.population import N_AREAS, Population, draw_arrivals
+from sim.rng import Streams
+from sim.system import NationalSystem
+
+SEG = {s: i for i, s in enumerate(SEGMENTS)}
+AREA_SEG = np.array([SEG[a] for a in AREAS])
+AREA_DIM = np.array([DIMENSIONS.index(AREA_DIMENSION[a]) for a in AREAS])
+OPEN_STATES = (Episode.LATENT, Episode.WAITING, Episode.INTERRUPTED)
+KIND_NAMES = ("external_implementer", "national_agency", "local_office", "sector_service", "local_ngo")
+
+
+class NoScenario:
+    """Nothing handed over, donors as planned: the neutral scenario."""
+
+    exit_plan = False
+    donor_follows_share = False
+    national_takeover = 0.0
+    safety_net = None
+
+    def apply(self, model: "HandoverModel", month: int) -> None:
+        """Leave shares at zero and the donor factor at one."""
+
+
+class HandoverModel(mesa.Model):
+    """The handover simulator's model. See the module docstring for the step order.
+
+    Args:
+        params: validated run parameters.
+        scenario: object with `apply(model, month)` and the attributes of `NoScenario`.
+        seed: the run's seed; split into named streams (`sim.rng.STREAMS`).
+    """
+
+    def __init__(self, params: RunParams, scenario: Any = None, seed: int = 0):
+        super().__init__(rng=seed)
+        self.params = params
+        self.scenario = scenario if scenario is not None else NoScenario()
+        self.streams = Streams(seed)
+        self.month = 0
+        c = params.country
+        self.scale = params.model.scale
+        self.system = NationalSystem(c.system)
+        self.population = Population(int(c.arrivals.monthly_mean / self.scale * 60) + 16)
+        self.providers = [Provider(self, spec, i) for i, spec in enumerate(c.providers)]
+        funding = self.streams.funding
+        self.donors = {f.name: Donor(self, f, funding.random(64)) for f in c.funders if f.kind == "donor"}
+        self.treasury = Treasury(self, c.treasury)
+        self.office = np.array([r.office for r in c.regions])
+        self.labour = np.array([r.labour for r in c.regions])
+        # Scenario-controlled state (step 1).
+        self.shares = np.zeros((len(PROFILES), len(SEGMENTS)))
+        self.donor_factor = 1.0
+        # Shock modifiers (set by scenarios.shocks; neutral values here).
+        self.labour_factor = np.ones(len(c.regions))
+        self.trust_gov_factor = 1.0
+        self.extra_arrivals: list[tuple[float, np.ndarray | None]] = []
+        self.readiness = self.system.readiness(self._national_productivity())
+        self.records: list[dict[str, float]] = []
+        self.dropped_total = 0
+        self._dropped_month = 0
+        self._arrived_month = 0
+        self._ta_usd = 0.0
+
+    # ------------------------------------------------------------------ the month
+    def step(self) -> None:
+        """Advance one month, in the documented order."""
+        t = self.month
+        self.extra_arrivals = []
+        self.scenario.apply(self, t)  # 1
+        budgets = self.allocate_funds(t)  # 2
+        self.adjust_capacity(t, budgets)  # 3
+        self.admit_arrivals(t)  # 4
+        self.seek_help(t)  # 5
+        self.match_episodes(t)  # 6
+        self.deliver_services(t)  # 7
+        self.close_drop_remigrate(t)  # 8
+        self.update_system(t)  # 9
+        self.record(t)  # 10
+        self.month += 1
+
+    # 2 ---------------------------------------------------------------------------
+    def mean_handed_share(self) -> float:
+        """Average national share over segments and profiles (0 = nothing handed over)."""
+        return float(self.shares.mean())
+
+    def allocate_funds(self, t: int) -> dict[str, float]:
+        """Donors and treasury set this month's budgets; returns provider budgets (USD)."""
+        handed = self.mean_handed_share()
+        factor = self.donor_factor * ((1 - handed) if self.scenario.donor_follows_share else 1.0)
+        donor_budget = {name: d.allocate(t, factor) for name, d in self.donors.items()}
+        planned = sum(d.spec.monthly_budget for d in self.donors.values())
+        national = self.treasury.allocate(self.system["political_will"], self.system["ownership"],
+                                          handed * planned, self.scenario.national_takeover)
+        self._ta_usd = sum(b * self.donors[n].spec.technical_assistance for n, b in donor_budget.items())
+        budgets: dict[str, float] = {}
+        funded_by: dict[str, list[Provider]] = {}
+        for p in self.providers:
+            funded_by.setdefault(p.spec.funder, []).append(p)
+        for funder, members in funded_by.items():
+            if funder == self.treasury.spec.name:
+                for p in members:
+                    budgets[p.spec.name] = national * self.treasury.spec.shares[p.spec.name]
+            else:
+                service = donor_budget[funder] * (1 - self.donors[funder].spec.technical_assistance)
+                for p in members:
+                    budgets[p.spec.name] = service / len(members)
+        self._national_allocation = national
+        self._donor_allocation = sum(donor_budget.values())
+        return budgets
+
+    # 3 ---------------------------------------------------------------------------
+    def adjust_capacity(self, t: int, budgets: dict[str, float]) -> None:
+        """Providers set staff and capacity; cases above capacity are interrupted."""
+        for p in self.providers:
+            p.adjust_capacity(budgets[p.spec.name])
+        load = self._caseloads()
+        pop = self.population
+        for p in self.providers:
+            excess = load[p.index] - p.capacity
+            if excess <= 0:
+                continue
+            rows, areas = np.nonzero((pop.view("ep") == Episode.IN_SERVICE) & (pop.view("ep_provider") == p.index))
+            # Newest cases go first (fewest months served; ties by row order).
+            order = np.lexsort((-rows, pop.ep_months[rows, areas]))[:excess]
+            self._interrupt(t, rows[order], areas[order])
+
+    def _interrupt(self, t: int, rows: np.ndarray, areas: np.ndarray) -> None:
+        pop = self.population
+        pop.ep[rows, areas] = Episode.INTERRUPTED
+        pop.ep_provider[rows, areas] = -1
+        pop.ep_interrupted[rows, areas] = t
+        pop.ep_transfer[rows, areas] = bool(self.scenario.exit_plan)
+
+    # 4 ---------------------------------------------------------------------------
+    def admit_arrivals(self, t: int) -> None:
+        """Draw this month's returnees (plus any surge from the shocks stream) and receive them."""
+        c = self.params.country
+        n = int(self.streams.arrivals.poisson(c.arrivals.monthly_mean / self.scale))
+        rows = [self.population.add(draw_arrivals(c, t, n, self.streams.arrivals, self.streams.needs))]
+        for persons, mix in self.extra_arrivals:
+            k = int(self.streams.shocks.poisson(persons / self.scale))
+            rows.append(self.population.add(draw_arrivals(c, t, k, self.streams.shocks, self.streams.shocks, mix)))
+        new = np.concatenate(rows)
+        self._arrived_month = len(new)
+        if self.trust_gov_factor != 1.0:
+            self.population.trust_gov[new] *= self.trust_gov_factor
+        self._receive(new)
+
+    def _eligible_now(self) -> np.ndarray:
+        """(modality, profile) -> some funded external provider accepts it this month."""
+        ok = np.zeros((len(MODALITIES), len(PROFILES)), dtype=bool)
+        for p in self.providers:
+            if p.external and p.funded:
+                ok |= p.accepts_modality[:, None] & p.accepts_profile[None, :]
+        return ok
+
+    def _receive(self, rows: np.ndarray) -> None:
+        """Reception at arrival: registered with the external programme or nationally."""
+        pop = self.population
+        elig = self._eligible_now()[pop.modality[rows], pop.profile[rows]]
+        national = ~elig | (pop.u_reception[rows] < self.shares[pop.profile[rows], SEG["reception"]])
+        reach = np.where(national, self.system.reception_reach(self.office)[pop.region[rows]], 0.95)
+        pop.registered[rows] = self.streams.behaviour.random(len(rows)) < reach
+
+    # 5 ---------------------------------------------------------------------------
+    def _channel_national(self, rows: np.ndarray, areas: np.ndarray) -> np.ndarray:
+        pop = self.population
+        prof = pop.profile[rows]
+        elig = self._eligible_now()[pop.modality[rows], prof]
+        return ~elig | (pop.ep_u[rows, areas] < self.shares[prof, AREA_SEG[areas]])
+
+    def seek_help(self, t: int) -> None:
+        """Latent needs (and interrupted cases not transferred) turn into requests for help."""
+        pop = self.population
+        beh = self.params.country.returnees
+        ep = pop.view("ep")
+        active = pop.view("status") == Status.ACTIVE
+        want = active[:, None] & ((ep == Episode.LATENT) | ((ep == Episode.INTERRUPTED) & ~pop.view("ep_transfer")))
+        rows, areas = np.nonzero(want)
+        national = self._channel_national(rows, areas)
+        trust = np.where(national, pop.trust_gov[rows], pop.trust_ext[rows])
+        reg = np.where(pop.registered[rows], 1.0, beh.unregistered_factor)
+        seeks = self.streams.behaviour.random(len(rows)) < beh.help_seeking * reg * trust
+        # Requests waiting longer than the returnee's patience are given up (back to latent).
+        waiting = active[:, None] & (ep == Episode.WAITING) & (t - pop.view("ep_wait_since") >= beh.patience_months)
+        ep[waiting] = Episode.LATENT
+        pop.view("ep_wait_since")[waiting] = -1
+        latent = seeks & (ep[rows, areas] == Episode.LATENT)
+        pop.ep[rows[latent], areas[latent]] = Episode.WAITING
+        pop.ep_wait_since[rows[latent], areas[latent]] = t
+        # Interrupted cases re-sought this month are matched this month only.
+        self._reseeking = (rows[seeks & ~latent], areas[seeks & ~latent])
+
+    # 6 ---------------------------------------------------------------------------
+    def match_episodes(self, t: int) -> None:
+        """Match requests to providers with free capacity, oldest requests first."""
+        pop = self.population
+        ep = pop.view("ep")
+        active = pop.view("status") == Status.ACTIVE
+        cand = active[:, None] & ((ep == Episode.WAITING) | ((ep == Episode.INTERRUPTED) & pop.view("ep_transfer")))
+        rows, areas = np.nonzero(cand)
+        rows = np.concatenate([rows, self._reseeking[0]])
+        areas = np.concatenate([areas, self._reseeking[1]])
+        if len(rows) == 0:
+            return
+        transfer = pop.ep[rows, areas] == Episode.INTERRUPTED
+        national = self._channel_national(rows, areas) | (transfer & pop.ep_transfer[rows, areas])
+        prof = pop.profile[rows]
+        elig = self._eligible_now()[pop.modality[rows], prof]
+        case_national = ~elig | (pop.u_case[rows] < self.shares[prof, SEG["case_management"]])
+        p_match = np.where(case_national, self.system.referral_success,
+                           self.params.country.system.referral_success_external)
+        p_match = np.where(transfer & pop.ep_transfer[rows, areas], 1.0, p_match)
+        u = self.streams.behaviour.random(len(rows))
+        reached = u < p_match
+        since = np.where(transfer, pop.ep_interrupted[rows, areas], pop.ep_wait_since[rows, areas])
+        # Interrupted cases first, then first come first served; ties in random order.
+        order = np.lexsort((u, since, ~transfer))
+        order = order[reached[order]]
+        rows, areas, national = rows[order], areas[order], national[order]
+        taken = np.zeros(len(rows), dtype=bool)
+        free = np.array([max(p.capacity - c, 0) for p, c in zip(self.providers, self._caseloads())])
+        mod, prof, reg = pop.modality[rows], pop.profile[rows], pop.region[rows]
+        for p in self.providers:
+            if p.funded and free[p.index] > 0:
+                side = ~national if p.external else national
+                ok = side & p.offers[areas] & p.reaches[reg] & p.accepts_modality[mod] & p.accepts_profile[prof]
+                self._assign(t, p, rows, areas, ok & ~taken, free, taken)
+        net = self.scenario.safety_net
+        if net and (net.get("until") is None or t < net["until"]):
+            waited = t - np.where(pop.ep_wait_since[rows, areas] >= 0, pop.ep_wait_since[rows, areas], t)
+            in_net = (national & np.isin(prof, [PROFILES.index(x) for x in net["profiles"]])
+                      & np.isin(areas, [AREAS.index(x) for x in net["areas"]])
+                      & (waited >= net.get("wait_months", 0)))
+            for p in self.providers:
+                if p.external and p.funded and free[p.index] > 0:
+                    ok = in_net & p.offers[areas] & p.reaches[reg]
+                    self._assign(t, p, rows, areas, ok & ~taken, free, taken)
+
+    def _assign(self, t: int, p: Provider, rows: np.ndarray, areas: np.ndarray, ok: np.ndarray,
+                free: np.ndarray, taken: np.ndarray) -> None:
+        pick = np.flatnonzero(ok)[: free[p.index]]
+        if len(pick) == 0:
+            return
+        r, a = rows[pick], areas[pick]
+        pop = self.population
+        lo, hi = p.spec.assist_months
+        pop.ep[r, a] = Episode.IN_SERVICE
+        pop.ep_provider[r, a] = p.index
+        pop.ep_referral[r, a] = p.by_referral[a]
+        pop.ep_duration[r, a] = lo + np.floor(pop.ep_u_duration[r, a] * (hi - lo + 1)).astype(np.int16)
+        first = pop.ep_first_served[r, a]
+        pop.ep_first_served[r, a] = np.where(first < 0, t, first)
+        if p.external:
+            pop.ever_external[r] = True
+        pop.ep_interrupted[r, a] = -1
+        pop.ep_transfer[r, a] = False
+        free[p.index] -= len(pick)
+        taken[pick] = True
+
+    # 7 ---------------------------------------------------------------------------
+    def deliver_services(self, t: int) -> None:
+        """Served episodes raise scores; context and unmet needs move them; completions close."""
+        pop = self.population
+        beh = self.params.country.returnees
+        act = np.flatnonzero(pop.view("status") == Status.ACTIVE)
+        ep = pop.ep[act]
+        score = pop.score[act]
+        rows, areas = np.nonzero(ep == Episode.IN_SERVICE)
+        if len(rows):
+            prov = pop.ep_provider[act[rows], areas]
+            quality = np.array([p.quality for p in self.providers])[prov]
+            gain = beh.service_gain * quality * np.where(pop.ep_referral[act[rows], areas], beh.referral_factor, 1.0)
+            np.add.at(score, (rows, AREA_DIM[areas]), gain.astype(np.float32))
+        unmet = np.isin(ep, OPEN_STATES)
+        unmet_dim = np.zeros((len(act), len(DIMENSIONS)), dtype=bool)
+        for a in range(N_AREAS):
+            unmet_dim[:, AREA_DIM[a]] |= unmet[:, a]
+        score -= beh.unmet_decay * unmet_dim
+        econ_target = (self.labour * self.labour_factor)[pop.region[act]]
+        score[:, 0] += beh.context_pull * (econ_target - score[:, 0])
+        pop.score[act] = np.clip(score, 0.0, 1.0)
+        # Completion.
+        if len(rows):
+            r, a = act[rows], areas
+            pop.ep_months[r, a] += 1
+            done = pop.ep_months[r, a] >= pop.ep_duration[r, a]
+            rd, ad = r[done], a[done]
+            pop.ep[rd, ad] = Episode.DONE
+            pop.ep_provider[rd, ad] = -1
+            if len(rd):
+                self._start_follow_up(t, np.unique(rd))
+
+    def _start_follow_up(self, t: int, rows: np.ndarray) -> None:
+        pop = self.population
+        prof = pop.profile[rows]
+        elig = self._eligible_now()[pop.modality[rows], prof]
+        pop.follow_national[rows] = ~elig | (pop.u_follow[rows] < self.shares[prof, SEG["follow_up"]])
+        pop.follow_until[rows] = t + self.params.country.returnees.follow_up_months
+
+    # 8 ---------------------------------------------------------------------------
+    def close_drop_remigrate(self, t: int) -> None:
+        """Drop cases past the gap tolerance, draw re-migration, close finished files."""
+        pop = self.population
+        m = self.params.model
+        beh = self.params.country.returnees
+        act = np.flatnonzero(pop.view("status") == Status.ACTIVE)
+        ep = pop.ep[act]
+        # Drops: interrupted and not picked up within the tolerance.
+        since = pop.ep_interrupted[act]
+        late = (ep == Episode.INTERRUPTED) & (t - since + 1 >= max(m.gap_tolerance_months, 1))
+        r, a = np.nonzero(late)
+        if len(r):
+            rows = act[r]
+            pop.ep[rows, a] = Episode.LATENT
+            pop.ep_dropped[rows, a] = True
+            pop.ep_interrupted[rows, a] = -1
+            pop.ep_transfer[rows, a] = False
+            pop.ep_wait_since[rows, a] = -1
+        self._dropped_month = len(r)
+        self.dropped_total += len(r)
+        # Re-migration.
+        ep = pop.ep[act]
+        n_unmet = np.isin(ep, OPEN_STATES).sum(axis=1)
+        composite = pop.score[act].mean(axis=1)
+        following = pop.follow_until[act] >= t
+        fu_quality = np.where(pop.follow_national[act], self._national_productivity(),
+                              1.0 if self._eligible_now().any() else 0.0)
+        hazard = beh.remigration_base * np.exp(beh.remigration_unmet * n_unmet
+                                               + beh.remigration_score * np.maximum(0.0, 0.5 - composite))
+        hazard *= 1 - beh.follow_up_effect * following * fu_quality
+        leaves = self.streams.outcomes.random(len(act)) < 1 - np.exp(-hazard)
+        self._end_files(act[leaves], t, Status.REMIGRATED)
+        # Closure: monitoring over, or nothing open and follow-up finished.
+        still = act[~leaves]
+        ep = pop.ep[still]
+        nothing_open = ~np.isin(ep, OPEN_STATES + (Episode.IN_SERVICE,)).any(axis=1)
+        aged = t - pop.arrival[still] + 1 >= m.monitoring_months
+        finished = nothing_open & (pop.follow_until[still] < t) & (ep == Episode.DONE).any(axis=1)
+        self._end_files(still[aged | finished], t, Status.CLOSED)
+
+    def _end_files(self, rows: np.ndarray, t: int, status: Status) -> None:
+        pop = self.population
+        pop.status[rows] = status
+        pop.exit_month[rows] = t
+        served = pop.ep[rows] == Episode.IN_SERVICE
+        pop.ep[rows] = np.where(served, Episode.ENDED, pop.ep[rows])
+        pop.ep_provider[rows] = np.where(served, -1, pop.ep_provider[rows])
+
+    # 9 ---------------------------------------------------------------------------
+    def _caseloads(self) -> np.ndarray:
+        pop = self.population
+        prov = pop.view("ep_provider")
+        mask = (pop.view("ep") == Episode.IN_SERVICE) & (prov >= 0)
+        mask &= (pop.view("status") == Status.ACTIVE)[:, None]
+        return np.bincount(prov[mask], minlength=len(self.providers))
+
+    def _national_productivity(self) -> float:
+        nat = [p for p in self.providers if not p.external]
+        weights = np.array([p.staff for p in nat]) + 1e-9
+        return float(np.average([p.productivity for p in nat], weights=weights)) if nat else 0.0
+
+    def update_system(self, t: int) -> None:
+        """Providers learn, trust follows experience, building blocks move."""
+        load = self._caseloads()
+        for p in self.providers:
+            p.caseload = int(load[p.index])
+        national_load = sum(p.caseload for p in self.providers if not p.external)
+        total_load = sum(p.caseload for p in self.providers)
+        learners = [p for p in self.providers if p.spec.learning and not p.external]
+        for p in learners:
+            p.learn(self._ta_usd / len(learners))
+        nat_spend = sum(p.spend for p in self.providers if not p.external)
+        all_spend = sum(p.spend for p in self.providers) + self._ta_usd
+        self.system.update(national_load / total_load if total_load else 0.0,
+                           nat_spend / all_spend if all_spend else 0.0, self._ta_usd)
+        self.readiness = self.system.readiness(self._national_productivity())
+        # Trust in government: up when served by national actors, down when left waiting on them.
+        pop = self.population
+        beh = self.params.country.returnees
+        act = np.flatnonzero(pop.view("status") == Status.ACTIVE)
+        prov = pop.ep_provider[act]
+        nat_idx = np.array([not p.external for p in self.providers])
+        served_nat = ((prov >= 0) & nat_idx[np.maximum(prov, 0)]).any(axis=1)
+        waiting = (pop.ep[act] == Episode.WAITING).any(axis=1)
+        delta = beh.trust_learning * (served_nat.astype(np.float32) - (waiting & ~served_nat))
+        pop.trust_gov[act] = np.clip(pop.trust_gov[act] + delta, 0.0, 1.0)
+
+    # 10 --------------------------------------------------------------------------
+    def record(self, t: int) -> None:
+        """Append this month's aggregates (people in persons, money in USD)."""
+        pop = self.population
+        k = self.scale
+        status = pop.view("status")
+        ep = pop.view("ep")
+        active = status == Status.ACTIVE
+        cohort = pop.view("arrival") == t - 12
+        comp = pop.view("score").mean(axis=1)
+        pop.score_12m[: pop.n] = np.where(cohort & (status != Status.REMIGRATED), comp, pop.view("score_12m"))
+        row: dict[str, float] = {
+            "month": t,
+            "arrivals": self._arrived_month * k,
+            "active": int(active.sum()) * k,
+            "closed": int((status == Status.CLOSED).sum()) * k,
+            "remigrated": int((status == Status.REMIGRATED).sum()) * k,
+            "waiting": int(((ep == Episode.WAITING) & active[:, None]).sum()) * k,
+            "unmet_need": int((np.isin(ep, OPEN_STATES) & active[:, None]).sum()) * k,
+            "dropped": self._dropped_month * k,
+            "donor_spend": sum(p.spend for p in self.providers if p.spec.funder in self.donors) + self._ta_usd,
+            "national_spend": sum(p.spend for p in self.providers if p.spec.funder == self.treasury.spec.name),
+            "donor_allocation": self._donor_allocation,
+            "national_allocation": self._national_allocation,
+            "national_share": self.mean_handed_share(),
+            "readiness": self.readiness,
+            "referral_success": self.system.referral_success,
+            "trust_gov": float(pop.trust_gov[: pop.n][active].mean()) if active.any() else np.nan,
+        }
+        load = np.zeros(len(KIND_NAMES))
+        cap = np.zeros(len(KIND_NAMES))
+        for p in self.providers:
+            load[KIND_NAMES.index(p.spec.kind)] += p.caseload * k
+            cap[KIND_NAMES.index(p.spec.kind)] += p.capacity * k
+            row[f"budget_{p.spec.name}"] = p.budget
+        for i, kind in enumerate(KIND_NAMES):
+            row[f"caseload_{kind}"] = load[i]
+            row[f"capacity_{kind}"] = cap[i]
+        for block, value in self.system.as_dict().items():
+            row[f"block_{block}"] = value
+        self.records.append(row)
+
+    # -------------------------------------------------------------- inspection
+    def returnee(self, row: int) -> ReturneeView:
+        """A Mesa Agent view of returnee `row` (created on first request, then cached)."""
+        if not 0 <= row < self.population.n:
+            raise IndexError(f"returnee row {row} out of range 0..{self.population.n - 1}")
+        cache = self.__dict__.setdefault("_views", {})
+        if row not in cache:
+            cache[row] = ReturneeView(self, row)
+        return cache[row]

@@ -1,0 +1,69 @@
+"""The national reintegration system: 11 building blocks + ownership (DOMAIN.md §3).
+
+Each block is in [0, 1] and moves slowly toward a target set by political will,
+ownership ("let them do it": national caseload and spend shares) and technical
+assistance. The blocks set national referral success, registration reach and readiness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.domain import BLOCKS
+from sim.params import SystemParams
+
+_IDX = {b: i for i, b in enumerate(BLOCKS)}
+#: Blocks built up by investment; political will is exogenous, ownership and budget are
+#: measured from the handover itself.
+_BUILT = [b for b in BLOCKS if b not in ("political_will", "ownership", "budget")]
+#: Blocks that readiness triggers look at (with national productivity).
+READINESS_BLOCKS = ("public_services", "sops_referral", "data_management", "coordination")
+#: TA spend (USD/month) that counts as full technical-assistance intensity.
+TA_FULL_INTENSITY_USD = 50_000.0
+
+
+class NationalSystem:
+    """State and slow dynamics of the national system."""
+
+    def __init__(self, params: SystemParams):
+        self.params = params
+        self.initial = np.array([params.initial[b] for b in BLOCKS], dtype=float)
+        self.blocks = self.initial.copy()
+
+    def __getitem__(self, block: str) -> float:
+        return float(self.blocks[_IDX[block]])
+
+    def __setitem__(self, block: str, value: float) -> None:
+        self.blocks[_IDX[block]] = float(np.clip(value, 0.0, 1.0))
+
+    def as_dict(self) -> dict[str, float]:
+        """Current value of every block."""
+        return {b: float(v) for b, v in zip(BLOCKS, self.blocks)}
+
+    @property
+    def referral_success(self) -> float:
+        """Monthly probability that a national case manager completes a referral."""
+        return 0.2 + 0.75 * self["sops_referral"]
+
+    def reception_reach(self, office: np.ndarray) -> np.ndarray:
+        """Probability national actors receive and register an arrival, per region."""
+        return 0.25 + 0.75 * self["data_management"] * office
+
+    def readiness(self, productivity: float) -> float:
+        """Measured national readiness (0-1): key blocks and providers' productivity."""
+        blocks = np.mean([self[b] for b in READINESS_BLOCKS])
+        return float(0.5 * blocks + 0.5 * productivity)
+
+    def update(self, national_case_share: float, national_spend_share: float,
+               ta_usd: float) -> None:
+        """One month of change (step 9)."""
+        rate = 1.0 / self.params.adjustment_months
+        target_own = 0.5 * national_case_share + 0.5 * national_spend_share
+        self["ownership"] = self["ownership"] + rate * (target_own - self["ownership"])
+        self["budget"] = self["budget"] + rate * (national_spend_share - self["budget"])
+        ta = min(1.0, ta_usd / TA_FULL_INTENSITY_USD)
+        drive = self["political_will"] * (0.6 * self["ownership"] + 0.4 * ta)
+        for b in _BUILT:
+            i = _IDX[b]
+            target = self.initial[i] + (1 - self.initial[i]) * drive
+            self.blocks[i] += rate * (target - self.blocks[i])
