@@ -333,7 +333,12 @@ def get_dotted(config: dict[str, Any], path: str) -> Any:
 
 
 def apply_row(run_config: dict[str, Any], space: Space, row: Any) -> dict[str, Any]:
-    """A copy of `run_config` with one sample row's values written at the factor paths.
+    """A new run configuration with one sample row's values written at the factor paths.
+
+    Only the mappings and lists along the factor paths are copied; everything else is
+    shared with `run_config` (thousands of sample points stay cheap in memory and time).
+    Treat the result, like `run_config`, as read-only. Paths are assumed to exist (see
+    `check_paths`).
 
     Args:
         run_config: the base run configuration (model/country/scenario).
@@ -343,8 +348,28 @@ def apply_row(run_config: dict[str, Any], space: Space, row: Any) -> dict[str, A
     Returns:
         The new run configuration.
     """
-    out = run_config
+    out = dict(run_config)
+    copied: set[int] = {id(out)}
     for f, x in zip(space.factors, row, strict=True):
         base = get_dotted(run_config, f.name) if f.apply == "scale" else None
-        out = set_dotted(out, f.name, f.value(x, base))
+        _set_shared(out, f.name.split("."), f.value(x, base), copied)
     return out
+
+
+def _set_shared(root: Any, parts: list[str], value: Any, copied: set[int]) -> None:
+    """Set a dotted path in `root`, copying (once) each container on the way down."""
+    node = root
+    for i, part in enumerate(parts):
+        key: Any = part
+        if isinstance(node, list):
+            names = [it.get("name") if isinstance(it, dict) else None for it in node]
+            key = int(part) if part.isdigit() and int(part) < len(node) else names.index(part)
+        if i == len(parts) - 1:
+            node[key] = value
+            return
+        child = node[key]
+        if id(child) not in copied:
+            child = dict(child) if isinstance(child, dict) else list(child)
+            copied.add(id(child))
+            node[key] = child
+        node = child
