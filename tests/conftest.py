@@ -60,3 +60,20 @@ def tests_on_path(monkeypatch):
     here = str(Path(__file__).resolve().parent)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     return here
+
+
+def toy_sweep_job(spec: dict) -> dict:
+    """Toy run on a real run config: coverage = 1 / (1 + scale / 100) + noise(seed).
+
+    The noise depends on the seed only (common random numbers), so within a replication
+    the difference between two settings is exact. `model.scale < 0` raises.
+    """
+    model = spec["config"]["model"]
+    if model["scale"] < 0:
+        raise ValueError("negative scale")
+    noise = np.random.default_rng(int(spec["seed"])).uniform(-0.01, 0.01)
+    exit_penalty = 0.1 if spec["config"]["scenario"]["name"] == "abrupt_exit" else 0.0
+    return {
+        "coverage": 1.0 / (1.0 + model["scale"] / 100.0) - exit_penalty + noise,
+        "dropped_cases": float(model["timely_months"] * 10 + spec["seed"]),
+    }

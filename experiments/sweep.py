@@ -1,0 +1,483 @@
+"""`handover sweep`: parameter settings x scenarios x replications.
+
+Usage::
+
+    handover sweep 'grid={model.scale:[20,50],country.budget_growth:[0.0,0.05]}' \\
+        scenarios=[status_quo,abrupt_exit] replications=10 output_dir=outputs/sw1
+    handover sweep 'settings=[{model.timely_months:2},{model.timely_months:4}]' \\
+        executor=processes executor.workers=2 output_dir=outputs/sw2
+
+The settings are either a `grid` (mapping of dotted config paths to lists of values; every
+combination is run, in the order given) or an explicit list `settings` (each a mapping of
+dotted paths to values). Each setting is applied with `experiments.config.set_dotted` to the
+run configuration of each scenario. Replication r uses seed `seed + r` in every setting and
+scenario (common random numbers), so differences between settings are paired.
+
+Writes to `output_dir`:
+
+- runs.parquet: one row per run: job, setting, the parameter columns (named by their
+  dotted paths), scenario, replication, seed, the outcome columns, error;
+- summary.csv: one row per setting x scenario: n (successful runs), failed, and per outcome
+  `<outcome>_mean`, `<outcome>_lo`, `<outcome>_hi` (Student-t interval at `level`);
+- figures/sweep_<parameter>.png: the main `outcomes` against each swept parameter, one line
+  per scenario (mean and interval over all runs with that value);
+- sweep.json: the plan (settings, scenarios, seeds, overrides) and the run counts;
+- store/: the result store; re-running with the same output_dir resumes.
+
+Exit status: 0, or 1 if any run failed (its error is in runs.parquet), 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.config import (
+    ConfigError,
+    _list_index,
+    compose,
+    group_options,
+    run_config,
+    set_dotted,
+)
+from experiments.executors import parse_executor
+from experiments.study import replication_seeds, run_study, study_failed
+
+#: Outcomes drawn in the figures when the config does not say (those present are used).
+MAIN_OUTCOMES = (
+    "coverage",
+    "coverage_vulnerable",
+    "dropped_cases",
+    "gap_months",
+    "sustainable_share_12m",
+    "remigration_12m",
+    "national_spend",
+)
+
+#: Tag columns that are not parameters.
+FIXED_TAGS = ("setting", "scenario", "replication", "seed")
+
+JobFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def flatten_paths(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings to dotted paths: {"model": {"scale": v}} -> {"model.scale": v}.
+
+    Keys that already contain dots are kept as they are ({"model.scale": v} stays).
+    """
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        out.update(flatten_paths(value, path) if isinstance(value, dict) else {path: value})
+    return out
+
+
+def expand_grid(grid: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of a grid, the first path varying slowest.
+
+    Args:
+        grid: dotted path (or nested mapping) -> non-empty list of values.
+
+    Returns:
+        One dict path -> value per combination.
+
+    Raises:
+        ConfigError: a value is not a non-empty list, or the grid is empty.
+    """
+    flat = flatten_paths(grid)
+    if not flat:
+        raise ConfigError("grid: give at least one path: 'grid={model.scale:[20,50]}'")
+    for path, values in flat.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"grid.{path}: expected a non-empty list of values, got {values!r}")
+    paths = list(flat)
+    return [dict(zip(paths, combo)) for combo in itertools.product(*flat.values())]
+
+
+def parse_plan(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Validate the sweep-specific keys of a composed `sweep` config.
+
+    Args:
+        cfg: composed configs/sweep.yaml (plain dict).
+
+    Returns:
+        dict with settings (list of path -> value dicts), params (swept paths in order),
+        scenarios (names), replications, level, outcomes, seeds.
+
+    Raises:
+        ConfigError: naming the field and what is allowed.
+    """
+    grid, listed = cfg.get("grid"), cfg.get("settings")
+    if grid and listed:
+        raise ConfigError("grid, settings: give one of them, not both")
+    if grid:
+        settings = expand_grid(grid)
+    elif listed:
+        if not isinstance(listed, list) or not all(isinstance(s, dict) for s in listed):
+            raise ConfigError("settings: expected a list of mappings, e.g. "
+                              "'settings=[{model.scale:20},{model.scale:50}]'")
+        settings = [flatten_paths(s) for s in listed]
+    else:
+        settings = [{}]  # no parameter varies: scenarios x replications only
+    params: dict[str, None] = {}
+    for s in settings:
+        for path in s:
+            params.setdefault(path, None)
+    clash = [p for p in params if p in FIXED_TAGS]
+    if clash:
+        raise ConfigError(f"grid/settings: '{clash[0]}' is not a dotted config path")
+
+    library = group_options("scenario")
+    names = cfg.get("scenarios")
+    if names is None:
+        names = [cfg.get("scenario", {}).get("name", "status_quo")]
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
+    unknown = [n for n in names if n not in library]
+    if unknown:
+        raise ConfigError(
+            f"scenarios: unknown scenario {', '.join(map(str, unknown))}; "
+            f"allowed: {', '.join(library)}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"scenarios: duplicate names in {names}")
+
+    reps = cfg.get("replications")
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+        raise ConfigError(f"replications: must be an integer >= 1, got {reps!r}")
+    level = cfg.get("level", 0.95)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ConfigError(f"level: must be a number in (0, 1), got {level!r}")
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
+    outcomes = cfg.get("outcomes") or list(MAIN_OUTCOMES)
+    if not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
+        raise ConfigError(f"outcomes: expected a list of outcome names, got {outcomes!r}")
+    return {
+        "settings": settings,
+        "params": list(params),
+        "scenarios": [str(n) for n in names],
+        "replications": reps,
+        "level": float(level),
+        "outcomes": outcomes,
+        "seeds": replication_seeds(seed, reps),
+    }
+
+
+def get_dotted(config: dict[str, Any], path: str) -> Any:
+    """Value at a dotted path, with the addressing rules of `set_dotted`.
+
+    Raises:
+        ConfigError: the path does not exist (message from `set_dotted`).
+    """
+    set_dotted(config, path, None)  # validates the path, with the shared error message
+    node: Any = config
+    for part in path.split("."):
+        node = node[part] if isinstance(node, dict) else node[_list_index(node, part, path)]
+    return node
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return "a " + type(value).__name__
+
+
+def apply_setting(config: dict[str, Any], setting: dict[str, Any]) -> dict[str, Any]:
+    """A run config with every path of `setting` replaced (type-checked against the old value).
+
+    Raises:
+        ConfigError: unknown path, or a value of another kind than the one it replaces
+            (a number for a number, a string for a string, ...; null is free).
+    """
+    out = config
+    for path, value in setting.items():
+        old = get_dotted(out, path)
+        if old is not None and value is not None and _kind(old) != _kind(value):
+            raise ConfigError(
+                f"{path}: expected {_kind(old)} like the current value {old!r}, got {value!r}"
+            )
+        out = set_dotted(out, path, value)
+    return out
+
+
+def _tag_value(value: Any) -> Any:
+    """Scalar for a table column: lists/mappings become their JSON text."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def build_jobs(overrides: Sequence[str], plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Job specs: setting x scenario x replication (that order, replication fastest).
+
+    Args:
+        overrides: the user's Hydra overrides (applied to every scenario's config).
+        plan: output of `parse_plan`.
+
+    Returns:
+        Specs {"config", "setting", <param paths>..., "scenario", "replication", "seed"}.
+
+    Raises:
+        ConfigError: a setting names an unknown path or a value of the wrong kind.
+    """
+    base = [o for o in overrides if o.lstrip("+~").partition("=")[0] != "scenario"]
+    configs = {n: run_config(compose("sweep", [*base, f"scenario={n}"])) for n in plan["scenarios"]}
+    jobs = []
+    for i, setting in enumerate(plan["settings"]):
+        for name in plan["scenarios"]:
+            rc = apply_setting(configs[name], setting)
+            for r, seed in enumerate(plan["seeds"]):
+                spec: dict[str, Any] = {"config": rc, "setting": i}
+                spec.update({p: _tag_value(setting.get(p)) for p in plan["params"]})
+                spec.update({"scenario": name, "replication": r, "seed": seed})
+                jobs.append(spec)
+    return jobs
+
+
+# --------------------------------------------------------------------------- results
+
+
+def summarize(runs: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
+    """One row per setting x scenario: n, failed and mean / interval of every outcome.
+
+    Args:
+        runs: the runs table (`runs.parquet`).
+        plan: output of `parse_plan` (params, scenarios, level).
+
+    Returns:
+        DataFrame: setting, the parameter columns, scenario, n, failed, then
+        `<outcome>_mean`, `<outcome>_lo`, `<outcome>_hi` for each numeric outcome.
+    """
+    from experiments.paired import t_interval
+
+    outcomes = outcome_columns(runs, plan)
+    rows = []
+    order = {n: i for i, n in enumerate(plan["scenarios"])}
+    for (setting, scenario), group in runs.groupby(["setting", "scenario"], sort=False):
+        ok = group[group["error"].isna()]
+        rec: dict[str, Any] = {"setting": setting}
+        rec.update({p: group[p].iloc[0] for p in plan["params"]})
+        rec.update({"scenario": scenario, "n": len(ok), "failed": len(group) - len(ok)})
+        for o in outcomes:
+            mean, lo, hi = t_interval(ok[o].astype(float).to_numpy(), plan["level"])
+            rec.update({f"{o}_mean": mean, f"{o}_lo": lo, f"{o}_hi": hi})
+        rows.append(rec)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table = table.sort_values(
+            ["setting", "scenario"], key=lambda c: c.map(order) if c.name == "scenario" else c
+        ).reset_index(drop=True)
+    return table
+
+
+def outcome_columns(runs: pd.DataFrame, plan: dict[str, Any]) -> list[str]:
+    """Numeric outcome columns of a runs table (everything that is not a key or tag)."""
+    skip = {"job", "error", *FIXED_TAGS, *plan["params"]}
+    return [
+        c for c in runs.columns
+        if c not in skip and pd.api.types.is_numeric_dtype(runs[c])
+        and not pd.api.types.is_bool_dtype(runs[c])
+    ]
+
+
+def plot_sweep(runs_path: Path, figures_dir: Path, plan: dict[str, Any]) -> list[Path]:
+    """Figures of the main outcomes against each swept parameter, drawn from runs.parquet.
+
+    One PNG per parameter; one panel per main outcome; one line per scenario showing the
+    mean and its interval over all successful runs with that parameter value (averaged over
+    the other swept parameters, if any). Numeric values are placed on a numeric axis,
+    others in the order they were given.
+
+    Args:
+        runs_path: the saved runs table.
+        figures_dir: folder for the PNG files.
+        plan: output of `parse_plan`.
+
+    Returns:
+        Paths of the figures written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.paired import t_interval
+
+    runs = pd.read_parquet(runs_path)
+    runs = runs[runs["error"].isna()]
+    outcomes = [o for o in plan["outcomes"] if o in outcome_columns(runs, plan)]
+    if runs.empty or not outcomes:
+        return []
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for param in plan["params"]:
+        data = runs[runs[param].notna()]
+        if data.empty:
+            continue
+        values = list(dict.fromkeys(v for s in plan["settings"] if param in s
+                                    for v in [_tag_value(s[param])]))
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        xpos = {v: (float(v) if numeric else i) for i, v in enumerate(values)}
+        ncol = min(3, len(outcomes))
+        nrow = math.ceil(len(outcomes) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+        for ax, outcome in zip(axes.flat, outcomes):
+            for scenario in plan["scenarios"]:
+                sub = data[data["scenario"] == scenario]
+                pts = []
+                for v in values:
+                    vals = sub.loc[sub[param] == v, outcome].astype(float).to_numpy()
+                    if len(vals):
+                        pts.append((xpos[v], *t_interval(vals, plan["level"])))
+                if not pts:
+                    continue
+                pts.sort()
+                x, m, lo, hi = (list(t) for t in zip(*pts))
+                ax.plot(x, m, marker="o", label=scenario)
+                ax.fill_between(x, lo, hi, alpha=0.2)
+            ax.set_title(outcome)
+            ax.set_xlabel(param)
+            if not numeric:
+                ax.set_xticks(range(len(values)), [str(v) for v in values], rotation=30)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(outcomes):]:
+            ax.set_visible(False)
+        axes.flat[0].legend(fontsize=8)
+        others = [p for p in plan["params"] if p != param]
+        note = f" (mean over {', '.join(others)})" if others else ""
+        fig.suptitle(f"Outcomes against {param}{note}; band: {plan['level']:.0%} interval")
+        fig.tight_layout()
+        path = figures_dir / f"sweep_{_safe(param)}.png"
+        _save_figure(fig, path)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    import os
+
+    tmp = path.with_name(f".tmp-{path.name}")
+    fig.savefig(tmp, dpi=110, format="png")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def output_dir_for(cfg: dict[str, Any]) -> Path:
+    """`output_dir` from the config, or outputs/sweep/<UTC timestamp> when null."""
+    if cfg.get("output_dir"):
+        return Path(cfg["output_dir"])
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("outputs") / "sweep" / stamp
+
+
+def _default_job_fn() -> JobFn:
+    from experiments.jobs import run_job
+
+    return run_job
+
+
+def run_sweep(
+    overrides: Sequence[str] = (), job_fn: JobFn | None = None, progress: bool = True
+) -> tuple[Path, pd.DataFrame, int]:
+    """Compose, validate, run and write a sweep; the body of `handover sweep`.
+
+    Args:
+        overrides: Hydra overrides for configs/sweep.yaml.
+        job_fn: picklable job function (default `experiments.jobs.run_job`).
+        progress: show the progress bar / lines.
+
+    Returns:
+        (output folder, summary table, number of failed runs).
+
+    Raises:
+        ConfigError: invalid configuration (raised before anything is written).
+    """
+    overrides = list(overrides)
+    cfg = compose("sweep", overrides)
+    plan = parse_plan(cfg)
+    executor = cfg.get("executor")
+    parse_executor(executor)
+    jobs = build_jobs(overrides, plan)
+    fn = job_fn or _default_job_fn()
+    out = output_dir_for(cfg)
+
+    runs = run_study(jobs, fn, out, executor, label="sweep", progress=progress)
+    summary = summarize(runs, plan)
+    from experiments.report import atomic_write_text
+
+    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    figures = plot_sweep(out / "runs.parquet", out / "figures", plan)
+    manifest = {
+        "command": "sweep",
+        "overrides": overrides,
+        "settings": plan["settings"],
+        "scenarios": plan["scenarios"],
+        "replications": plan["replications"],
+        "seeds": plan["seeds"],
+        "executor": executor,
+        "study": runs.attrs.get("study", {}),
+        "figures": [str(p.relative_to(out)) for p in figures],
+    }
+    atomic_write_text(out / "sweep.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    return out, summary, study_failed(runs)
+
+
+def format_summary(summary: pd.DataFrame, plan_params: Sequence[str], outcomes: Sequence[str]) -> str:
+    """A compact text view of summary.csv (means with intervals) for the terminal."""
+    if summary.empty:
+        return "(no runs)"
+    view = summary[["setting", *plan_params, "scenario", "n"]].copy()
+    for o in outcomes[:4]:
+        if f"{o}_mean" in summary:
+            view[o] = [
+                f"{m:.3g} [{lo:.3g}, {hi:.3g}]" if not math.isnan(lo) else f"{m:.3g}"
+                for m, lo, hi in zip(summary[f"{o}_mean"], summary[f"{o}_lo"], summary[f"{o}_hi"])
+            ]
+    return view.to_string(index=False)
+
+
+def main(overrides: list[str]) -> int:
+    """`handover sweep [overrides]`: 0 when every run succeeded, 1 if any failed."""
+    out, summary, failed = run_sweep(overrides)
+    cfg_outcomes = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean")]
+    params = [c for c in summary.columns
+              if c not in ("setting", "scenario", "n", "failed")
+              and not c.endswith(("_mean", "_lo", "_hi"))]
+    main_first = [o for o in MAIN_OUTCOMES if o in cfg_outcomes] or cfg_outcomes
+    print(format_summary(summary, params, main_first))
+    print(f"\nresults in {out}/ (runs.parquet, summary.csv, figures/)")
+    if failed:
+        print(f"{failed} run(s) failed: see the error column of {out / 'runs.parquet'}",
+              file=sys.stderr)
+        return 1
+    return 0
