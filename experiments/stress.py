@@ -1,0 +1,734 @@
+"""`handover stress`: exit strategies under many futures; robustness, discovery, donor report.
+
+Usage::
+
+    handover stress                                        # configs/stress.yaml defaults
+    handover stress scenarios=[status_quo,abrupt_exit] futures=40 replications=3 \\
+        thresholds.coverage_target=0.7 criterion=minimax_regret_gap_risk \\
+        discovery.scenario=abrupt_exit executor=processes output_dir=outputs/stress
+
+Steps:
+1. The uncertainty space (`configs/stress/<name>.yaml`, chosen with `stress=<name>`)
+   declares factors: dotted paths into the run configuration with a range (shock
+   magnitudes and timings, slow parameters). A seeded Latin hypercube draws K futures.
+2. Every scenario runs in every future and replication; replication r uses the same seed
+   in every scenario and future (common random numbers), through the shared executor and
+   result store (`run_study`: resumable, `runs.parquet`).
+3. Replications are averaged into one row per scenario x future; `experiments.robustness`
+   gives the robustness table and the most robust strategy; `experiments.discovery` finds
+   where the chosen scenario fails (PRIM).
+4. Files in `output_dir`: futures.csv, runs.parquet, outcomes.csv (scenario x future),
+   robustness.csv, discovery.csv, trajectories.csv, timeseries.parquet, figures/*.png,
+   report.html. See docs/stress.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from experiments.config import ConfigError, compose, group_options, run_config, set_dotted
+from experiments.discovery import Failure, describe_box, discover
+from experiments.report import publish
+from experiments.robustness import (
+    DEFAULT_METRICS,
+    DIRECTIONS,
+    Thresholds,
+    criteria,
+    most_robust,
+    summarize,
+    tidy_outcomes,
+)
+
+JobFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+#: spawn key of the stream that samples futures (independent of the simulation seeds)
+FUTURES_STREAM = 6
+#: names a factor may not take (they are columns of the run table)
+RESERVED = {"scenario", "future", "replication", "seed", "job", "error", "config",
+            "series_path", "replications", "traceback", "seconds"}
+#: outcome names a factor may not shadow
+OUTCOME_NAMES = set(DIRECTIONS) | {"donor_spend", "national_spend", "remigration_12m",
+                                   "remigration_24m", "coverage_nonprogramme"}
+TYPES = ("float", "int")
+APPLY = ("set", "scale")
+
+
+# --------------------------------------------------------------------------- the space
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One uncertain factor of the stress space.
+
+    Attributes:
+        name: short identifier (a column of futures.csv and runs.parquet).
+        path: dotted path into the run configuration (`experiments.config.set_dotted`).
+        low: lower end of the range.
+        high: upper end of the range.
+        type: `float`, or `int` (uniform over the integers low..high).
+        apply: `set` writes the value; `scale` multiplies the base value by it.
+        label: plain-language name for reports ("the funding cut").
+        unit: `share` (shown as %), `month`, another unit word, or None.
+    """
+
+    name: str
+    path: str
+    low: float
+    high: float
+    type: str = "float"
+    apply: str = "set"
+    label: str = ""
+    unit: str | None = None
+
+    def value(self, u: float) -> float | int:
+        """Map a uniform number u in [0, 1) to the factor's range (rounded for `int`)."""
+        if self.type == "int":
+            lo, hi = int(round(self.low)), int(round(self.high))
+            return int(min(hi, lo + np.floor(u * (hi - lo + 1))))
+        return float(self.low + u * (self.high - self.low))
+
+
+@dataclass(frozen=True)
+class Space:
+    """The stress uncertainty space.
+
+    Attributes:
+        name: space name (the config file's stem).
+        description: one line.
+        factors: the factors, in declaration order.
+        shocks: shock entries appended to every scenario's `scenario.shocks` (replacing
+            one of the same `name`), so that factors can address them by name.
+    """
+
+    name: str
+    description: str
+    factors: tuple[Factor, ...]
+    shocks: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> list[str]:
+        """Factor names in order."""
+        return [f.name for f in self.factors]
+
+    def labels(self) -> dict[str, dict[str, Any]]:
+        """Factor name -> {"label", "unit"} for plain-language text."""
+        return {f.name: {"label": f.label or f.name, "unit": f.unit} for f in self.factors}
+
+
+def space_from(node: Mapping[str, Any]) -> Space:
+    """Validate the `stress` config node into a `Space`.
+
+    Args:
+        node: mapping with `name`, `description`, `factors` (list of mappings with
+            name, path, bounds [low, high], optional type/apply/label/unit) and optional
+            `shocks` (list of shock mappings, each with a `name`).
+
+    Returns:
+        The space.
+
+    Raises:
+        ConfigError: a missing or malformed field (named in the message).
+    """
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"stress: expected a mapping, got {type(node).__name__}")
+    items = node.get("factors")
+    if not isinstance(items, list) or not items:
+        raise ConfigError("stress.factors: expected a non-empty list of factors")
+    factors = []
+    allowed_keys = {"name", "path", "bounds", "type", "apply", "label", "unit"}
+    for i, item in enumerate(items):
+        where = f"stress.factors[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: expected a mapping with name, path, bounds")
+        extra = set(item) - allowed_keys
+        if extra:
+            raise ConfigError(
+                f"{where}: unknown key(s) {sorted(extra)}; allowed: {', '.join(sorted(allowed_keys))}"
+            )
+        name = item.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(f"{where}.name: expected an identifier, got {name!r}")
+        if name in RESERVED or name in OUTCOME_NAMES:
+            raise ConfigError(f"{where}.name: '{name}' is reserved (a run-table column)")
+        path = item.get("path")
+        if not isinstance(path, str) or "." not in path:
+            raise ConfigError(f"{where}.path: expected a dotted path like country.x.y, got {path!r}")
+        if path.split(".")[0] not in ("model", "country", "scenario"):
+            raise ConfigError(f"{where}.path: must start with model, country or scenario")
+        bounds = item.get("bounds")
+        if (
+            not isinstance(bounds, (list, tuple))
+            or len(bounds) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+            or not bounds[0] < bounds[1]
+        ):
+            raise ConfigError(f"{where}.bounds: expected [low, high] numbers with low < high, got {bounds!r}")
+        ftype = item.get("type", "float")
+        if ftype not in TYPES:
+            raise ConfigError(f"{where}.type: unknown '{ftype}'; allowed: {', '.join(TYPES)}")
+        apply = item.get("apply", "set")
+        if apply not in APPLY:
+            raise ConfigError(f"{where}.apply: unknown '{apply}'; allowed: {', '.join(APPLY)}")
+        factors.append(
+            Factor(name, path, float(bounds[0]), float(bounds[1]), ftype, apply,
+                   str(item.get("label") or name), item.get("unit"))
+        )
+    names = [f.name for f in factors]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"stress.factors: duplicate names {dupes}")
+    shocks = node.get("shocks") or []
+    if not isinstance(shocks, list) or not all(
+        isinstance(s, Mapping) and isinstance(s.get("name"), str) for s in shocks
+    ):
+        raise ConfigError("stress.shocks: expected a list of shock mappings, each with a name")
+    return Space(
+        name=str(node.get("name", "stress")),
+        description=str(node.get("description", "")),
+        factors=tuple(factors),
+        shocks=tuple(copy.deepcopy(dict(s)) for s in shocks),
+    )
+
+
+def sample_futures(space: Space, k: int, seed: int) -> pd.DataFrame:
+    """Draw K futures with a seeded Latin hypercube (scipy.stats.qmc.LatinHypercube).
+
+    Each factor's range is cut into K equal-probability strata and every stratum is used
+    once. The same (space, K, seed) always gives the same futures.
+
+    Args:
+        space: the uncertainty space.
+        k: number of futures (>= 1).
+        seed: base seed; the sampler uses its own child stream of it.
+
+    Returns:
+        DataFrame with column `future` (0..K-1) and one column per factor.
+    """
+    from scipy.stats import qmc
+
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"futures: must be an integer >= 1, got {k!r}")
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(FUTURES_STREAM,)))
+    unit = qmc.LatinHypercube(d=len(space.factors), rng=rng).random(k)
+    data: dict[str, Any] = {"future": np.arange(k)}
+    for j, f in enumerate(space.factors):
+        values = [f.value(u) for u in unit[:, j]]
+        data[f.name] = np.asarray(values, dtype=int if f.type == "int" else float)
+    return pd.DataFrame(data)
+
+
+def get_dotted(config: Mapping[str, Any], path: str) -> Any:
+    """Value at a dotted path (list items by index or by `name`), as `set_dotted` reads it.
+
+    Raises:
+        ConfigError: the path does not exist.
+    """
+    node: Any = config
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list):
+            names = [it.get("name") for it in node if isinstance(it, Mapping)]
+            if part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif part in names:
+                node = node[names.index(part)]
+            else:
+                raise ConfigError(f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}")
+        else:
+            allowed = ", ".join(map(str, node)) if isinstance(node, Mapping) else "(a value)"
+            raise ConfigError(f"{path}: no key '{part}' here; allowed: {allowed}")
+    return node
+
+
+def apply_future(run_cfg: Mapping[str, Any], space: Space, values: Mapping[str, Any]) -> dict:
+    """The run configuration of one scenario in one future.
+
+    The space's shocks are added to `scenario.shocks` (replacing shocks of the same
+    name), then every factor's value is set (or multiplies the base value) at its path.
+
+    Args:
+        run_cfg: a run configuration (model/country/scenario).
+        space: the uncertainty space.
+        values: factor name -> value (a row of `sample_futures`).
+
+    Returns:
+        A new run configuration (the input is not modified).
+
+    Raises:
+        ConfigError: a factor path does not exist in the configuration.
+    """
+    cfg = copy.deepcopy(dict(run_cfg))
+    if space.shocks:
+        scenario = cfg.get("scenario")
+        if not isinstance(scenario, dict) or not isinstance(scenario.get("shocks"), list):
+            raise ConfigError("stress.shocks: the scenario config has no `shocks` list")
+        names = {s["name"] for s in space.shocks}
+        kept = [s for s in scenario["shocks"] if not (isinstance(s, dict) and s.get("name") in names)]
+        scenario["shocks"] = kept + [copy.deepcopy(s) for s in space.shocks]
+    for f in space.factors:
+        v = values[f.name]
+        v = int(v) if f.type == "int" else float(v)
+        if f.apply == "scale":
+            base = get_dotted(cfg, f.path)
+            if isinstance(base, bool) or not isinstance(base, (int, float)):
+                raise ConfigError(f"{f.path}: apply=scale needs a number, found {base!r}")
+            v = type(base)(base * v) if isinstance(base, int) and f.type == "int" else base * v
+        cfg = set_dotted(cfg, f.path, v)
+    return cfg
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated stress settings (the command-specific keys of configs/stress.yaml)."""
+
+    scenarios: list[str]
+    futures: int
+    replications: int
+    sample_seed: int
+    thresholds: Thresholds
+    criterion: str
+    gap_threshold_months: float
+    discovery_scenarios: list[str]
+    failure: Failure
+    discovery_options: dict[str, Any]
+    timeseries_replications: int
+
+
+def parse_settings(cfg: Mapping[str, Any]) -> Settings:
+    """Validate the stress keys of a composed config.
+
+    Raises:
+        ConfigError: the message names the field and the allowed values.
+    """
+    library = group_options("scenario")
+    names = cfg.get("scenarios")
+    if names is None:
+        names = list(library)
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
+    names = [str(n) for n in names]
+    unknown = [n for n in names if n not in library]
+    if unknown:
+        raise ConfigError(f"scenarios: unknown {', '.join(unknown)}; allowed: {', '.join(library)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"scenarios: duplicate names in {names}")
+    seed = _int(cfg, "seed", 0)
+    futures = _int(cfg, "futures", 1)
+    reps = _int(cfg, "replications", 1)
+    sample_seed = cfg.get("sample_seed")
+    sample_seed = seed if sample_seed is None else _int(cfg, "sample_seed", 0)
+    th = cfg.get("thresholds") or {}
+    allowed_th = {"coverage_target", "gap_metric", "gap_tolerance"}
+    if not isinstance(th, Mapping) or set(th) - allowed_th:
+        raise ConfigError(f"thresholds: allowed keys {', '.join(sorted(allowed_th))}")
+    thresholds = Thresholds(**th)
+    metrics = _metrics(thresholds)
+    crit = cfg.get("criterion", "max_satisficing")
+    if crit not in criteria(metrics):
+        raise ConfigError(f"criterion: unknown '{crit}'; allowed: {', '.join(criteria(metrics))}")
+    gap_thr = cfg.get("gap_threshold_months", 3)
+    if isinstance(gap_thr, bool) or not isinstance(gap_thr, (int, float)) or gap_thr <= 0:
+        raise ConfigError(f"gap_threshold_months: must be a positive number, got {gap_thr!r}")
+    disc = dict(cfg.get("discovery") or {})
+    which = disc.pop("scenario", None)
+    if which is None:
+        which = list(names)
+    elif isinstance(which, str):
+        which = [which]
+    bad = [s for s in which if s not in names]
+    if bad:
+        raise ConfigError(
+            f"discovery.scenario: {', '.join(bad)} not among the stressed scenarios; "
+            f"allowed: {', '.join(names)}"
+        )
+    fail = disc.pop("failure", None) or {}
+    if not isinstance(fail, Mapping) or set(fail) - {"outcome", "op", "threshold"}:
+        raise ConfigError("discovery.failure: allowed keys outcome, op, threshold")
+    failure = Failure(**fail)
+    options = {"peel_alpha": 0.05, "paste_alpha": 0.05, "mass_min": 0.05, "max_boxes": 3,
+               "min_coverage": 0.5, "max_qp": 0.05}
+    extra = set(disc) - set(options)
+    if extra:
+        raise ConfigError(
+            f"discovery: unknown key(s) {sorted(extra)}; allowed: scenario, failure, "
+            f"{', '.join(options)}"
+        )
+    options.update(disc)
+    ts = cfg.get("timeseries_replications", 1)
+    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+        raise ConfigError(f"timeseries_replications: must be an integer >= 0, got {ts!r}")
+    return Settings(names, futures, reps, sample_seed, thresholds, crit, float(gap_thr),
+                    list(which), failure, options, min(ts, reps))
+
+
+def _int(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
+    v = cfg.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ConfigError(f"{key}: must be an integer >= {minimum}, got {v!r}")
+    return v
+
+
+def _metrics(thresholds: Thresholds) -> list[str]:
+    return list(dict.fromkeys([*DEFAULT_METRICS, thresholds.gap_metric]))
+
+
+def _check_overrides(overrides: Sequence[str]) -> None:
+    for item in overrides:
+        if item.lstrip("+~").partition("=")[0] == "scenario":
+            raise ConfigError(
+                "scenario: stress runs several scenarios; use scenarios=[a,b,...] "
+                f"(allowed: {', '.join(group_options('scenario'))})"
+            )
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """Seeds of replications 0..R-1, shared by every scenario and future (CRN)."""
+    from experiments.study import replication_seeds as shared
+
+    return shared(seed, replications)
+
+
+def build_jobs(
+    run_configs: Mapping[str, Mapping[str, Any]],
+    space: Space,
+    futures: pd.DataFrame,
+    seeds: Sequence[int],
+    series_dir: Path | None = None,
+    series_replications: int = 0,
+) -> list[dict[str, Any]]:
+    """Job specs: every scenario x future x replication, with common random numbers.
+
+    Replication r has seed `seeds[r]` in every scenario and future. Each spec carries the
+    factor values as tags (so runs.parquet is self-describing) and, for the first
+    `series_replications` replications, a `series_path` where the monthly series goes.
+
+    Args:
+        run_configs: scenario name -> its run configuration.
+        space: the uncertainty space.
+        futures: output of `sample_futures`.
+        seeds: replication seeds.
+        series_dir: folder of the monthly series (absolute), or None for no series.
+        series_replications: replications whose series are kept.
+
+    Returns:
+        Specs in scenario-major, then future, then replication order.
+    """
+    jobs = []
+    for name, rc in run_configs.items():
+        for row in futures.to_dict("records"):
+            k = int(row["future"])
+            values = {f.name: row[f.name] for f in space.factors}
+            cfg = apply_future(rc, space, values)
+            for r, s in enumerate(seeds):
+                spec: dict[str, Any] = {"config": cfg, "seed": int(s), "scenario": name,
+                                        "future": k, "replication": r}
+                spec.update({n: (int(v) if isinstance(v, (np.integer,)) else float(v)
+                                 if isinstance(v, np.floating) else v) for n, v in values.items()})
+                if series_dir is not None and r < series_replications:
+                    spec["series_path"] = str(Path(series_dir) / f"{name}__f{k:04d}__r{r:04d}.parquet")
+                jobs.append(spec)
+    return jobs
+
+
+def stress_job(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one job with the simulator; keep its monthly series if `series_path` is set.
+
+    The series is written atomically before the scalars are returned, so a stored result
+    always has its series on disk.
+
+    Args:
+        spec: job spec (config, seed, tags, optional series_path).
+
+    Returns:
+        Flat dict of scalar outcomes (`experiments.jobs.run_job`).
+    """
+    from experiments import jobs as sim_jobs
+
+    path = spec.get("series_path")
+    run_spec = {k: v for k, v in spec.items() if k != "series_path"}
+    if path and hasattr(sim_jobs, "run_job_with_series"):
+        scalars, series = sim_jobs.run_job_with_series(run_spec)
+    else:
+        scalars = sim_jobs.run_job(run_spec)
+        series = sim_jobs.run_timeseries(run_spec) if path else None
+    if path and series is not None:
+        write_parquet_atomic(pd.DataFrame(series), Path(path))
+    return dict(scalars)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass
+class StressResult:
+    """Everything `analyse` derives from the run table.
+
+    Attributes:
+        outcomes: one row per scenario x future (replications averaged) + factor values.
+        robustness: one row per scenario (see `experiments.robustness.summarize`).
+        best: the most robust scenario; reason: why, in one sentence.
+        discovery: boxes, one row per scenario x box x factor.
+        trajectories: peeling trajectories, one row per scenario x box x step.
+        findings: plain-language sentences, one per box (or per scenario without box).
+    """
+
+    outcomes: pd.DataFrame
+    robustness: pd.DataFrame
+    best: str
+    reason: str
+    discovery: pd.DataFrame
+    trajectories: pd.DataFrame
+    findings: list[str]
+
+
+def analyse(
+    runs: pd.DataFrame, futures: pd.DataFrame, space: Space, settings: Settings
+) -> StressResult:
+    """Robustness and scenario discovery from a run table (pure: no files).
+
+    Args:
+        runs: one row per job (scenario, future, replication, outcomes, error).
+        futures: the sampled futures (future + factor columns).
+        space: the uncertainty space.
+        settings: validated settings.
+
+    Returns:
+        The `StressResult`.
+    """
+    base = runs.drop(columns=[c for c in space.names if c in runs.columns])
+    tidy = tidy_outcomes(base, gap_months_failure=settings.gap_threshold_months)
+    tidy = tidy.merge(futures, on="future", how="left")
+    order = {s: i for i, s in enumerate(settings.scenarios)}
+    tidy = tidy.sort_values(["scenario", "future"], key=lambda c: c.map(order) if c.name == "scenario" else c)
+    tidy = tidy.reset_index(drop=True)
+    robust = summarize(tidy, settings.thresholds, _metrics(settings.thresholds))
+    best, reason = most_robust(robust, settings.criterion, settings.thresholds)
+    boxes, trajs, findings = [], [], []
+    for name in settings.discovery_scenarios:
+        sub = tidy[tidy["scenario"] == name]
+        if sub.empty:
+            continue
+        failed = settings.failure.mask(sub).to_numpy()
+        d = discover(sub[space.names], failed, **settings.discovery_options)
+        t = d.table()
+        t.insert(0, "scenario", name)
+        boxes.append(t)
+        tr = d.trajectories.copy()
+        tr.insert(0, "scenario", name)
+        trajs.append(tr)
+        share = f"{d.base_rate:.0%} of {d.n} futures"
+        if not d.boxes:
+            findings.append(
+                f"{name} fails ({settings.failure.describe()}) in {share}; "
+                "no region of the space concentrates the failures."
+                if 0 < d.failures < d.n
+                else f"{name} fails ({settings.failure.describe()}) in {share}."
+            )
+        for b in d.boxes:
+            findings.append(describe_box(b, d.ranges, name, settings.failure, space.labels()))
+    disc = pd.concat(boxes, ignore_index=True) if boxes else pd.DataFrame()
+    traj = pd.concat(trajs, ignore_index=True) if trajs else pd.DataFrame()
+    return StressResult(tidy, robust, best, reason, disc, traj, findings)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
+    """Write Parquet via a temp file in the same folder and `os.replace`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        publish(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_csv_atomic(df: pd.DataFrame, path: Path, index: bool = False) -> Path:
+    """Write CSV via a temp file and `os.replace`."""
+    from experiments.report import atomic_write_text
+
+    return atomic_write_text(path, df.to_csv(index=index))
+
+
+def write_summary(
+    out: Path,
+    cfg: Mapping[str, Any],
+    overrides: Sequence[str],
+    settings: Settings,
+    space: Space,
+    result: StressResult,
+    seeds: Sequence[int],
+    study: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write summary.json: what the report needs besides the tables (settings, reason...)."""
+    from experiments.report import atomic_write_text
+
+    summary = {
+        "overrides": list(overrides),
+        "scenarios": settings.scenarios,
+        "futures": settings.futures,
+        "replications": settings.replications,
+        "sample_seed": settings.sample_seed,
+        "seeds": list(map(int, seeds)),
+        "thresholds": {
+            "coverage_target": settings.thresholds.coverage_target,
+            "gap_metric": settings.thresholds.gap_metric,
+            "gap_tolerance": settings.thresholds.gap_tolerance,
+        },
+        "thresholds_text": settings.thresholds.describe(),
+        "criterion": settings.criterion,
+        "best": result.best,
+        "reason": result.reason,
+        "failure": settings.failure.describe(),
+        "discovery_scenarios": settings.discovery_scenarios,
+        "findings": result.findings,
+        "space": {
+            "name": space.name,
+            "description": space.description,
+            "factors": [
+                {"name": f.name, "path": f.path, "low": f.low, "high": f.high, "type": f.type,
+                 "apply": f.apply, "label": f.label, "unit": f.unit}
+                for f in space.factors
+            ],
+            "shocks": list(space.shocks),
+        },
+        "gap_delta": float(cfg.get("model", {}).get("gap_delta", 0.2)),
+        "handover_start": cfg.get("model", {}).get("handover_start"),
+        "study": dict(study or {}),
+        "config": dict(cfg),
+    }
+    return atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
+
+
+def collect_series(jobs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Concatenate the kept monthly series (scenario, future, replication + columns)."""
+    parts = []
+    for spec in jobs:
+        path = spec.get("series_path")
+        if not path or not Path(path).exists():
+            continue
+        df = pd.read_parquet(path)
+        df = df.drop(columns=[c for c in ("scenario", "future", "replication") if c in df])
+        df.insert(0, "replication", spec["replication"])
+        df.insert(0, "future", spec["future"])
+        df.insert(0, "scenario", spec["scenario"])
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def output_dir_for(cfg: Mapping[str, Any]) -> Path:
+    """`output_dir` from the config, or outputs/stress/<UTC timestamp> when null."""
+    if cfg.get("output_dir"):
+        return Path(cfg["output_dir"])
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("outputs") / "stress" / stamp
+
+
+def format_table(robust: pd.DataFrame, thresholds: Thresholds) -> str:
+    """Terminal table of the headline robustness columns."""
+    g = thresholds.gap_metric
+    cols = ["futures", "coverage_mean", "coverage_worst", "coverage_p05", "coverage_regret_max",
+            f"{g}_mean", f"{g}_worst", f"{g}_p95", f"{g}_regret_max", "satisficing_share",
+            "donor_spend_mean", "national_spend_mean"]
+    cols = [c for c in cols if c in robust.columns]
+    return robust[cols].to_string(float_format=lambda v: f"{v:.3g}")
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def run_stress(
+    overrides: Sequence[str] = (), job_fn: JobFn = stress_job, progress: bool = True
+) -> tuple[Path, StressResult, int]:
+    """Compose, validate, run, analyse and write a stress study (body of `handover stress`).
+
+    Args:
+        overrides: Hydra overrides for configs/stress.yaml.
+        job_fn: job function (spec -> scalar outcomes); tests may pass a stand-in.
+        progress: show progress bars.
+
+    Returns:
+        (output folder, result, number of failed runs).
+
+    Raises:
+        ConfigError: invalid configuration (raised before anything is written).
+    """
+    from experiments.executors import parse_executor
+    from experiments.study import run_study
+
+    overrides = list(overrides)
+    _check_overrides(overrides)
+    cfg = compose("stress", overrides)
+    settings = parse_settings(cfg)
+    space = space_from(cfg.get("stress"))
+    executor_cfg = cfg.get("executor")
+    parse_executor(executor_cfg)
+    futures = sample_futures(space, settings.futures, settings.sample_seed)
+    run_configs = {
+        name: run_config(compose("stress", [*overrides, f"scenario={name}"]))
+        for name in settings.scenarios
+    }
+    out = output_dir_for(cfg)
+    seeds = replication_seeds(cfg["seed"], settings.replications)
+    jobs = build_jobs(run_configs, space, futures, seeds, (out / "timeseries").resolve(),
+                      settings.timeseries_replications)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv_atomic(futures, out / "futures.csv")
+    runs = run_study(jobs, job_fn, out, executor_cfg, label="stress", progress=progress)
+    failed = int(runs["error"].notna().sum())
+    result = analyse(runs, futures, space, settings)
+    write_csv_atomic(result.outcomes, out / "outcomes.csv")
+    write_csv_atomic(result.robustness, out / "robustness.csv", index=True)
+    write_csv_atomic(result.discovery, out / "discovery.csv")
+    write_csv_atomic(result.trajectories, out / "trajectories.csv")
+    series = collect_series(jobs)
+    if not series.empty:
+        write_parquet_atomic(series, out / "timeseries.parquet")
+    write_summary(out, cfg, overrides, settings, space, result, seeds, runs.attrs.get("study"))
+    from experiments.stress_plots import build_report
+
+    build_report(out)
+    print(format_table(result.robustness, settings.thresholds))
+    print()
+    print(result.reason)
+    for line in result.findings:
+        print(f"- {line}")
+    print(f"\nwrote {out}/robustness.csv, discovery.csv, futures.csv, runs.parquet, report.html")
+    return out, result, failed
+
+
+def main(overrides: list[str]) -> int:
+    """`handover stress [overrides]`: exit status 0, 1 if any run failed, 2 on bad input."""
+    _, _, failed = run_stress(overrides)
+    if failed:
+        print(f"error: {failed} run(s) failed; see runs.parquet (error column)", file=sys.stderr)
+        return 1
+    return 0
