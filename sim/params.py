@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,39 +29,39 @@ class ParameterError(ValueError):
     """An invalid parameter: the message names the dotted field and the allowed values."""
 
 
-def _fail(path: str, message: str) -> typing.NoReturn:
+def fail(path: str, message: str) -> typing.NoReturn:
     raise ParameterError(f"{path}: {message}")
 
 
-def _check_range(path: str, value: float, low: float, high: float | None = None) -> None:
+def check_range(path: str, value: float, low: float, high: float | None = None) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-        _fail(path, f"must be a number, got {value!r}")
+        fail(path, f"must be a number, got {value!r}")
     if value < low or (high is not None and value > high):
         allowed = f">= {low}" if high is None else f"between {low} and {high}"
-        _fail(path, f"must be {allowed}, got {value}")
+        fail(path, f"must be {allowed}, got {value}")
 
 
 def _check_unit_dict(path: str, values: dict, keys: tuple[str, ...], total: float | None = None):
     if not isinstance(values, dict):
-        _fail(path, f"must be a mapping with keys {', '.join(keys)}")
+        fail(path, f"must be a mapping with keys {', '.join(keys)}")
     unknown = set(values) - set(keys)
     if unknown:
-        _fail(f"{path}.{sorted(unknown)[0]}", f"unknown key; allowed: {', '.join(keys)}")
+        fail(f"{path}.{sorted(unknown)[0]}", f"unknown key; allowed: {', '.join(keys)}")
     missing = [k for k in keys if k not in values]
     if total is not None and missing:
-        _fail(f"{path}.{missing[0]}", "missing (every key is required)")
+        fail(f"{path}.{missing[0]}", "missing (every key is required)")
     for key, val in values.items():
-        _check_range(f"{path}.{key}", val, 0.0, 1.0)
+        check_range(f"{path}.{key}", val, 0.0, 1.0)
     if total is not None and abs(sum(values.values()) - total) > 1e-6:
-        _fail(path, f"shares must sum to {total}, got {sum(values.values()):.6g}")
+        fail(path, f"shares must sum to {total}, got {sum(values.values()):.6g}")
 
 
 def _check_subset(path: str, values: list, allowed: tuple[str, ...] | list[str]) -> None:
     if not isinstance(values, list) or not values:
-        _fail(path, f"must be a non-empty list of: {', '.join(allowed)}")
+        fail(path, f"must be a non-empty list of: {', '.join(allowed)}")
     for v in values:
         if v not in allowed:
-            _fail(path, f"unknown value '{v}'; allowed: {', '.join(allowed)}")
+            fail(path, f"unknown value '{v}'; allowed: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,14 @@ class ModelSettings:
 
     def check(self, path: str) -> None:
         """Validate ranges."""
-        _check_range(f"{path}.horizon_months", self.horizon_months, 1)
-        _check_range(f"{path}.handover_start", self.handover_start, 0, self.horizon_months)
-        _check_range(f"{path}.warmup_months", self.warmup_months, 0, self.handover_start)
-        _check_range(f"{path}.scale", self.scale, 1)
-        _check_range(f"{path}.timely_months", self.timely_months, 1)
-        _check_range(f"{path}.gap_tolerance_months", self.gap_tolerance_months, 0)
-        _check_range(f"{path}.gap_delta", self.gap_delta, 0.0, 1.0)
-        _check_range(f"{path}.monitoring_months", self.monitoring_months, 1)
+        check_range(f"{path}.horizon_months", self.horizon_months, 1)
+        check_range(f"{path}.handover_start", self.handover_start, 0, self.horizon_months)
+        check_range(f"{path}.warmup_months", self.warmup_months, 0, self.handover_start)
+        check_range(f"{path}.scale", self.scale, 1)
+        check_range(f"{path}.timely_months", self.timely_months, 1)
+        check_range(f"{path}.gap_tolerance_months", self.gap_tolerance_months, 0)
+        check_range(f"{path}.gap_delta", self.gap_delta, 0.0, 1.0)
+        check_range(f"{path}.monitoring_months", self.monitoring_months, 1)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Arrivals:
 
     def check(self, path: str) -> None:
         """Validate ranges and that shares sum to one."""
-        _check_range(f"{path}.monthly_mean", self.monthly_mean, 0.0)
+        check_range(f"{path}.monthly_mean", self.monthly_mean, 0.0)
         _check_unit_dict(f"{path}.modality_shares", self.modality_shares, MODALITIES, total=1.0)
         _check_unit_dict(f"{path}.vulnerable_share", self.vulnerable_share, MODALITIES)
 
@@ -115,7 +116,7 @@ class Region:
     def check(self, path: str) -> None:
         """Validate ranges."""
         for key in ("share", "office", "labour"):
-            _check_range(f"{path}.{key}", getattr(self, key), 0.0, 1.0)
+            check_range(f"{path}.{key}", getattr(self, key), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Needs:
             _check_unit_dict(f"{path}.{profile}", values, AREAS)
             missing = [a for a in AREAS if a not in values]
             if missing:
-                _fail(f"{path}.{profile}.{missing[0]}", "missing (every area is required)")
+                fail(f"{path}.{profile}.{missing[0]}", "missing (every area is required)")
 
 
 @dataclass(frozen=True)
@@ -164,12 +165,12 @@ class ReturneeParams:
                 "vulnerable_score_penalty", "service_gain", "referral_factor", "unmet_decay",
                 "context_pull", "follow_up_effect", "remigration_base", "trust_learning")
         for key in unit:
-            _check_range(f"{path}.{key}", getattr(self, key), 0.0, 1.0)
-        _check_range(f"{path}.trust_concentration", self.trust_concentration, 0.5)
-        _check_range(f"{path}.follow_up_months", self.follow_up_months, 0)
-        _check_range(f"{path}.patience_months", self.patience_months, 1)
-        _check_range(f"{path}.remigration_unmet", self.remigration_unmet, 0.0)
-        _check_range(f"{path}.remigration_score", self.remigration_score, 0.0)
+            check_range(f"{path}.{key}", getattr(self, key), 0.0, 1.0)
+        check_range(f"{path}.trust_concentration", self.trust_concentration, 0.5)
+        check_range(f"{path}.follow_up_months", self.follow_up_months, 0)
+        check_range(f"{path}.patience_months", self.patience_months, 1)
+        check_range(f"{path}.remigration_unmet", self.remigration_unmet, 0.0)
+        check_range(f"{path}.remigration_score", self.remigration_score, 0.0)
 
 
 @dataclass(frozen=True)
@@ -199,24 +200,24 @@ class ProviderSpec:
     def check(self, path: str) -> None:
         """Validate vocabularies and ranges."""
         if self.kind not in PROVIDER_KINDS:
-            _fail(f"{path}.kind", f"unknown kind '{self.kind}'; allowed: {', '.join(PROVIDER_KINDS)}")
+            fail(f"{path}.kind", f"unknown kind '{self.kind}'; allowed: {', '.join(PROVIDER_KINDS)}")
         if not isinstance(self.areas, dict) or not self.areas:
-            _fail(f"{path}.areas", f"must map areas ({', '.join(AREAS)}) to direct|referral")
+            fail(f"{path}.areas", f"must map areas ({', '.join(AREAS)}) to direct|referral")
         for area, mode in self.areas.items():
             if area not in AREAS:
-                _fail(f"{path}.areas.{area}", f"unknown area; allowed: {', '.join(AREAS)}")
+                fail(f"{path}.areas.{area}", f"unknown area; allowed: {', '.join(AREAS)}")
             if mode not in SERVICE_MODES:
-                _fail(f"{path}.areas.{area}", f"unknown mode '{mode}'; allowed: direct, referral")
+                fail(f"{path}.areas.{area}", f"unknown mode '{mode}'; allowed: direct, referral")
         _check_subset(f"{path}.modalities", self.modalities, MODALITIES)
         _check_subset(f"{path}.profiles", self.profiles, PROFILES)
-        _check_range(f"{path}.staff_cost", self.staff_cost, 1e-9)
-        _check_range(f"{path}.cases_per_staff", self.cases_per_staff, 0.0)
-        _check_range(f"{path}.initial_staff", self.initial_staff, 0.0)
-        _check_range(f"{path}.hiring_lag_months", self.hiring_lag_months, 1.0)
-        _check_range(f"{path}.quality", self.quality, 0.0, 1.0)
+        check_range(f"{path}.staff_cost", self.staff_cost, 1e-9)
+        check_range(f"{path}.cases_per_staff", self.cases_per_staff, 0.0)
+        check_range(f"{path}.initial_staff", self.initial_staff, 0.0)
+        check_range(f"{path}.hiring_lag_months", self.hiring_lag_months, 1.0)
+        check_range(f"{path}.quality", self.quality, 0.0, 1.0)
         if (not isinstance(self.assist_months, list) or len(self.assist_months) != 2
                 or not 1 <= self.assist_months[0] <= self.assist_months[1]):
-            _fail(f"{path}.assist_months", "must be [min, max] months with 1 <= min <= max")
+            fail(f"{path}.assist_months", "must be [min, max] months with 1 <= min <= max")
 
 
 @dataclass(frozen=True)
@@ -238,20 +239,20 @@ class FunderSpec:
     def check(self, path: str) -> None:
         """Validate vocabularies and ranges."""
         if self.kind not in FUNDER_KINDS:
-            _fail(f"{path}.kind", f"unknown kind '{self.kind}'; allowed: {', '.join(FUNDER_KINDS)}")
-        _check_range(f"{path}.monthly_budget", self.monthly_budget, 0.0)
-        _check_range(f"{path}.cycle_months", self.cycle_months, 1)
-        _check_range(f"{path}.renewal_prob", self.renewal_prob, 0.0, 1.0)
-        _check_range(f"{path}.first_cycle_end", self.first_cycle_end, 0)
-        _check_range(f"{path}.technical_assistance", self.technical_assistance, 0.0, 1.0)
-        _check_range(f"{path}.budget_responsiveness", self.budget_responsiveness, 0.0)
-        _check_range(f"{path}.fiscal_space", self.fiscal_space, 0.0, 1.0)
-        _check_range(f"{path}.disbursement_lag_months", self.disbursement_lag_months, 1.0)
+            fail(f"{path}.kind", f"unknown kind '{self.kind}'; allowed: {', '.join(FUNDER_KINDS)}")
+        check_range(f"{path}.monthly_budget", self.monthly_budget, 0.0)
+        check_range(f"{path}.cycle_months", self.cycle_months, 1)
+        check_range(f"{path}.renewal_prob", self.renewal_prob, 0.0, 1.0)
+        check_range(f"{path}.first_cycle_end", self.first_cycle_end, 0)
+        check_range(f"{path}.technical_assistance", self.technical_assistance, 0.0, 1.0)
+        check_range(f"{path}.budget_responsiveness", self.budget_responsiveness, 0.0)
+        check_range(f"{path}.fiscal_space", self.fiscal_space, 0.0, 1.0)
+        check_range(f"{path}.disbursement_lag_months", self.disbursement_lag_months, 1.0)
         if self.kind == "treasury" and self.shares:
             for key, val in self.shares.items():
-                _check_range(f"{path}.shares.{key}", val, 0.0, 1.0)
+                check_range(f"{path}.shares.{key}", val, 0.0, 1.0)
             if abs(sum(self.shares.values()) - 1.0) > 1e-6:
-                _fail(f"{path}.shares", f"shares must sum to 1, got {sum(self.shares.values()):.6g}")
+                fail(f"{path}.shares", f"shares must sum to 1, got {sum(self.shares.values()):.6g}")
 
 
 @dataclass(frozen=True)
@@ -270,12 +271,12 @@ class SystemParams:
         _check_unit_dict(f"{path}.initial", self.initial, BLOCKS)
         missing = [b for b in BLOCKS if b not in self.initial]
         if missing:
-            _fail(f"{path}.initial.{missing[0]}", "missing (every building block is required)")
-        _check_range(f"{path}.adjustment_months", self.adjustment_months, 1.0)
-        _check_range(f"{path}.learning_months", self.learning_months, 1.0)
-        _check_range(f"{path}.min_productivity", self.min_productivity, 0.0, 1.0)
-        _check_range(f"{path}.ta_per_learning_month", self.ta_per_learning_month, 1e-9)
-        _check_range(f"{path}.referral_success_external", self.referral_success_external, 0.0, 1.0)
+            fail(f"{path}.initial.{missing[0]}", "missing (every building block is required)")
+        check_range(f"{path}.adjustment_months", self.adjustment_months, 1.0)
+        check_range(f"{path}.learning_months", self.learning_months, 1.0)
+        check_range(f"{path}.min_productivity", self.min_productivity, 0.0, 1.0)
+        check_range(f"{path}.ta_per_learning_month", self.ta_per_learning_month, 1e-9)
+        check_range(f"{path}.referral_success_external", self.referral_success_external, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -300,29 +301,29 @@ class Country:
         self.system.check(f"{path}.system")
         region_names = [r.name for r in self.regions]
         if not self.regions:
-            _fail(f"{path}.regions", "at least one region is required")
+            fail(f"{path}.regions", "at least one region is required")
         for i, region in enumerate(self.regions):
             region.check(f"{path}.regions.{region.name}")
         if abs(sum(r.share for r in self.regions) - 1.0) > 1e-6:
-            _fail(f"{path}.regions", f"region shares must sum to 1, got {sum(r.share for r in self.regions):.6g}")
+            fail(f"{path}.regions", f"region shares must sum to 1, got {sum(r.share for r in self.regions):.6g}")
         _unique(f"{path}.regions", region_names)
         funder_names = [f.name for f in self.funders]
         _unique(f"{path}.funders", funder_names)
         _unique(f"{path}.providers", [p.name for p in self.providers])
         if [f.kind for f in self.funders].count("treasury") != 1:
-            _fail(f"{path}.funders", "exactly one funder of kind 'treasury' is required")
+            fail(f"{path}.funders", "exactly one funder of kind 'treasury' is required")
         for spec in self.providers:
             p = f"{path}.providers.{spec.name}"
             spec.check(p)
             _check_subset(f"{p}.regions", spec.regions, region_names)
             if spec.funder not in funder_names:
-                _fail(f"{p}.funder", f"unknown funder '{spec.funder}'; allowed: {', '.join(funder_names)}")
+                fail(f"{p}.funder", f"unknown funder '{spec.funder}'; allowed: {', '.join(funder_names)}")
         for spec in self.funders:
             spec.check(f"{path}.funders.{spec.name}")
         treasury = self.treasury
         national = [p.name for p in self.providers if p.funder == treasury.name]
         if sorted(treasury.shares) != sorted(national):
-            _fail(f"{path}.funders.{treasury.name}.shares",
+            fail(f"{path}.funders.{treasury.name}.shares",
                   f"must give a share to each treasury-funded provider: {', '.join(national)}")
 
     @property
@@ -334,7 +335,7 @@ class Country:
 def _unique(path: str, names: list[str]) -> None:
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        _fail(path, f"duplicate name '{sorted(dup)[0]}'")
+        fail(path, f"duplicate name '{sorted(dup)[0]}'")
 
 
 @dataclass(frozen=True)
@@ -350,21 +351,21 @@ class RunParams:
         self.country.check("country")
 
 
-def _from_dict(cls: type, data: Any, path: str) -> Any:
+def from_dict(cls: type, data: Any, path: str) -> Any:
     """Build dataclass `cls` from a dict, rejecting unknown keys and missing fields."""
     if not isinstance(data, dict):
-        _fail(path, f"must be a mapping, got {type(data).__name__}")
+        fail(path, f"must be a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        _fail(f"{path}.{unknown[0]}", f"unknown key; allowed: {', '.join(fields)}")
+        fail(f"{path}.{unknown[0]}", f"unknown key; allowed: {', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
         sub = f"{path}.{name}"
         if name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                _fail(sub, "missing required key")
+                fail(sub, "missing required key")
             continue
         kwargs[name] = _convert(hints[name], data[name], sub)
     return cls(**kwargs)
@@ -372,33 +373,38 @@ def _from_dict(cls: type, data: Any, path: str) -> Any:
 
 def _convert(hint: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(hint)):
+            return None
+        return _convert(args[0], value, path)
     if dataclasses.is_dataclass(hint):
-        return _from_dict(hint, value, path)
+        return from_dict(hint, value, path)
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list):
-            _fail(path, "must be a list")
+            fail(path, "must be a list")
         if dataclasses.is_dataclass(item):
-            return [_from_dict(item, v, f"{path}.{v.get('name', i) if isinstance(v, dict) else i}")
+            return [from_dict(item, v, f"{path}.{v.get('name', i) if isinstance(v, dict) else i}")
                     for i, v in enumerate(value)]
         return list(value)
     if origin is dict:
         if not isinstance(value, dict):
-            _fail(path, "must be a mapping")
+            fail(path, "must be a mapping")
         return dict(value)
     if hint is bool:
         if not isinstance(value, bool):
-            _fail(path, f"must be true or false, got {value!r}")
+            fail(path, f"must be true or false, got {value!r}")
         return value
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _fail(path, f"must be a number, got {value!r}")
+            fail(path, f"must be a number, got {value!r}")
         if hint is int and float(value) != int(value):
-            _fail(path, f"must be a whole number, got {value!r}")
+            fail(path, f"must be a whole number, got {value!r}")
         return hint(value)
     if hint is str:
         if not isinstance(value, str):
-            _fail(path, f"must be text, got {value!r}")
+            fail(path, f"must be text, got {value!r}")
         return value
     return value
 
@@ -409,8 +415,8 @@ def build_params(config: dict[str, Any]) -> RunParams:
     Raises:
         ParameterError: naming the first invalid field and what is allowed.
     """
-    model = _from_dict(ModelSettings, config.get("model", {}), "model")
-    country = _from_dict(Country, config.get("country"), "country")
+    model = from_dict(ModelSettings, config.get("model", {}), "model")
+    country = from_dict(Country, config.get("country"), "country")
     params = RunParams(model=model, country=country)
     params.check()
     return params
