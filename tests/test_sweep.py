@@ -124,3 +124,29 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main(["sweep", "executor=processes", "executor.address=tcp://x:1",
                  f"output_dir={out}"]) == 2
     assert not out.exists()
+
+
+def test_handover_sweep_end_to_end_with_the_simulator(tmp_path, capsys):
+    """`handover sweep` on the real model, tiny horizon and coarse scale (a few seconds)."""
+    pytest.importorskip("experiments.jobs")
+    from experiments.cli import main
+    from experiments.config import run_config
+    from experiments.jobs import run_job
+
+    out = tmp_path / "sw"
+    args = ["sweep", "model.horizon_months=36", "model.scale=50", "grid={model.timely_months:[2,4]}",
+            "scenarios=[status_quo,abrupt_exit]", "replications=2", "seed=3", f"output_dir={out}"]
+    assert main(args) == 0
+    assert "results in" in capsys.readouterr().out
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 2 * 2 * 2 and runs["error"].isna().all()
+    assert {"coverage", "dropped_cases", "gap_months"} <= set(runs.columns)
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 4 and (summary["n"] == 2).all()
+    assert (out / "figures" / "sweep_model.timely_months.png").exists()
+    # a row of the table is exactly what a direct run of that job gives
+    row = runs.iloc[-1]
+    cfg = compose("sweep", args[1:3] + ["scenario=abrupt_exit", "model.timely_months=4"])
+    direct = run_job({"config": run_config(cfg), "seed": int(row["seed"])})
+    assert row["seed"] == 4 and row["model.timely_months"] == 4
+    assert row["coverage"] == direct["coverage"] and row["dropped_cases"] == direct["dropped_cases"]
