@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from experiments.config import ConfigError
+from sim.params import ParameterError
 
 #: command name -> (module, one-line help)
 COMMANDS = {
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(overrides) or 0)
-    except ConfigError as err:
+    except (ConfigError, ParameterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

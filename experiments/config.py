@@ -69,7 +69,9 @@ def _explain(err: Exception) -> str:
     text = str(err).strip().splitlines()
     first = text[0] if text else repr(err)
     if "not in struct" in str(err) or "Could not override" in str(err):
-        return f"unknown key in overrides: {first}. Use an existing key, or see configs/."
+        key = first.split("'")[1] if first.count("'") >= 2 else first
+        return (f"{key}: unknown key; use an existing key (see configs/ or `handover <command> --cfg`),"
+                " or '+key=value' to add one")
     return first
 
 
