@@ -342,6 +342,12 @@ def most_robust(
         ov = ranked[crit.column].iloc[1]
         shown = f"{ov:.0%}" if criterion == "max_satisficing" else _fmt(ov)
         head += f", against {shown} for the runner-up {other}"
+        if abs(ov - value) <= 1e-12:
+            head += (
+                "; the tie is broken by the smaller mean regret in coverage"
+                if "coverage_regret_mean" in ranked.columns
+                else "; the tie is broken by name"
+            )
     return best, head + "."
 
 

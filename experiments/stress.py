@@ -257,7 +257,9 @@ def apply_future(run_cfg: Mapping[str, Any], space: Space, values: Mapping[str, 
     """The run configuration of one scenario in one future.
 
     The space's shocks are added to `scenario.shocks` (replacing shocks of the same
-    name), then every factor's value is set (or multiplies the base value) at its path.
+    name), then every factor's value is set (or multiplies the base value) at its path;
+    finally the `name` keys of the added shocks are removed (they only serve to address
+    them, e.g. `scenario.shocks.funding_cut.size`; the simulator's shocks have no name).
 
     Args:
         run_cfg: a run configuration (model/country/scenario).
@@ -287,6 +289,12 @@ def apply_future(run_cfg: Mapping[str, Any], space: Space, values: Mapping[str, 
                 raise ConfigError(f"{f.path}: apply=scale needs a number, found {base!r}")
             v = type(base)(base * v) if isinstance(base, int) and f.type == "int" else base * v
         cfg = set_dotted(cfg, f.path, v)
+    if space.shocks:
+        # the simulator's shock entries have no `name` field: it only served addressing
+        n = len(space.shocks)
+        cfg["scenario"]["shocks"][-n:] = [
+            {k: v for k, v in s.items() if k != "name"} for s in cfg["scenario"]["shocks"][-n:]
+        ]
     return cfg
 
 

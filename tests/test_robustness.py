@@ -162,3 +162,13 @@ def test_bad_input_names_field():
         Thresholds(coverage_target=1.5)
     with pytest.raises(ConfigError, match="lacks"):
         summarize(table().drop(columns="gap_risk"))
+
+
+def test_ties_are_broken_by_mean_coverage_regret_and_said():
+    t = table()
+    # a target nobody meets: every share is 0, so mean coverage regret decides (A = B = 0.075
+    # up to rounding, C = 0.2) and the sentence says so
+    s = summarize(t, Thresholds(coverage_target=0.95))
+    best, why = most_robust(s, "max_satisficing", Thresholds(coverage_target=0.95))
+    assert best in ("A", "B")
+    assert "tie is broken by the smaller mean regret in coverage" in why
