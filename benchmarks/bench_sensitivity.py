@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -23,6 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.sa_space import load_space  # noqa: E402
 from experiments.sensitivity import run_sensitivity  # noqa: E402
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> int:
@@ -49,14 +57,18 @@ def main() -> int:
         if args.executor != "serial":
             overrides.append(f"executor.workers={args.workers}")
         start = time.perf_counter()
+        cpu0 = _cpu_seconds()
         status = run_sensitivity(overrides)
         wall = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu0
         manifest = json.loads((out / "manifest.json").read_text())
     runs = manifest["runs"]
     rate = runs / wall
     eval_rate = runs / manifest["eval_seconds"]  # excludes compose, analysis and figures
     full_runs = args.full_n * (args.full_d + 2) * args.replications
     projected = full_runs / eval_rate
+    workers = args.workers if args.executor != "serial" else 1
+    cpu_projected = full_runs * cpu / runs / workers  # on `workers` otherwise idle cores
     print()
     print(f"benchmark: Sobol on the default space (D={d}), n={args.n}, "
           f"scale={args.scale}, horizon={args.horizon}, replications={args.replications}, "
@@ -68,6 +80,9 @@ def main() -> int:
     print(f"  projected N={args.full_n}, D={args.full_d} ({full_runs} runs): "
           f"{projected / 60:.1f} min  (target <= 60 min: "
           f"{'met' if projected <= 3600 else 'NOT met'})")
+    print(f"  CPU time per run     {cpu / runs:.3f} s (this process and its workers; "
+          f"load average now {os.getloadavg()[0]:.1f})")
+    print(f"  projected on {workers} idle core(s) from CPU time: {cpu_projected / 60:.1f} min")
     return status
 
 
