@@ -70,7 +70,7 @@ def _explain(err: Exception) -> str:
     first = text[0] if text else repr(err)
     if "not in struct" in str(err) or "Could not override" in str(err):
         key = first.split("'")[1] if first.count("'") >= 2 else first
-        return (f"{key}: unknown key; use an existing key (see configs/ or `handover <command> --cfg`),"
+        return (f"{key}: unknown key; use an existing key (see configs/),"
                 " or '+key=value' to add one")
     return first
 
