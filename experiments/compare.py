@@ -172,14 +172,10 @@ def compare_job(spec: dict[str, Any]) -> dict[str, float]:
     Returns:
         Flat dict of scalar outcomes (as `experiments.jobs.run_job`).
     """
-    from experiments import jobs as sim_jobs
+    from experiments.jobs import run_job_with_series
 
     run_spec = {k: v for k, v in spec.items() if k != "series_path"}
-    if hasattr(sim_jobs, "run_job_with_series"):
-        scalars, series = sim_jobs.run_job_with_series(run_spec)
-    else:
-        scalars = sim_jobs.run_job(run_spec)
-        series = sim_jobs.run_timeseries(run_spec) if spec.get("series_path") else None
+    scalars, series = run_job_with_series(run_spec)
     if spec.get("series_path") and series is not None:
         write_parquet_atomic(pd.DataFrame(series), Path(spec["series_path"]))
     return dict(scalars)

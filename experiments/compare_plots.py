@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
@@ -207,6 +208,8 @@ def plot_differences(
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, names if ax is axes[0][0] else [""] * len(names))
         ax.set_title(f"{outcome} − {reference}", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
         ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 

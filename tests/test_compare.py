@@ -149,3 +149,129 @@ def test_jobs_use_each_scenario_file():
     assert jobs[0]["config"]["scenario"]["name"] == "status_quo"
     assert jobs[2]["config"]["scenario"]["name"] == "abrupt_exit"
     assert all(j["config"]["model"]["horizon_months"] == 48 for j in jobs)
+
+
+# --------------------------------------------------------------------- real simulator
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from scipy import stats  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Short horizon (handover window from month 24; abrupt_exit cuts funding at month 36)
+#: and a coarse scale (one agent = 50 people) so that the suite stays fast.
+TINY = ["model.horizon_months=60", "model.scale=50"]
+SCENARIOS = ["status_quo", "abrupt_exit", "linear_taper", "hybrid_safety_net"]
+QUICK_R = 8
+
+
+def _handover_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("handover")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "experiments.cli"]
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """One `handover compare` run through the console script, shared by the tests below."""
+    out = tmp_path_factory.mktemp("compare") / "study"
+    cmd = [*_handover_cmd(), "compare", f"scenarios=[{','.join(SCENARIOS)}]",
+           f"replications={QUICK_R}", f"output_dir={out}", *TINY]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_cli_end_to_end_files_match(cli_run):
+    out, proc = cli_run
+    assert f"report: {out / 'report.html'}" in proc.stdout
+    for name in SCENARIOS:
+        assert name in proc.stdout
+    for name in ("comparison.csv", "runs.parquet", "report.html", "timeseries.parquet",
+                 "paired_differences.csv", "coverage_over_time.png", "gap_risk.png",
+                 "spend_by_payer.png", "dropped_cases_over_time.png"):
+        assert (out / name).is_file(), name
+    runs = pd.read_parquet(out / "runs.parquet")
+    comp = pd.read_csv(out / "comparison.csv")
+    assert comp.columns[0] == "scenario" and list(comp["scenario"]) == SCENARIOS
+    assert len(runs) == len(SCENARIOS) * QUICK_R and runs["error"].isna().all()
+    for col in ("coverage", "coverage_nonprogramme", "coverage_vulnerable", "dropped_cases",
+                "unmet_need_months", "sustainable_share_12m", "remigration_12m",
+                "donor_spend", "national_spend"):
+        for q in ("_mean", "_lo", "_hi"):
+            assert f"{col}{q}" in comp, col + q
+        assert f"diff_{col}_lo" in comp
+    for col in ("gap_risk", "gap_risk_lo", "gap_risk_hi", "rank"):
+        assert col in comp
+    indexed = comp.set_index("scenario")
+    ref = runs[runs.scenario == "status_quo"].set_index("replication")
+    for name, grp in runs.groupby("scenario"):
+        for col in ("coverage", "dropped_cases", "national_spend"):
+            m, lo, hi = t_interval(grp[col])
+            assert indexed.loc[name, f"{col}_mean"] == pytest.approx(m, rel=1e-9, abs=1e-12)
+            assert indexed.loc[name, f"{col}_hi"] == pytest.approx(hi, rel=1e-9, abs=1e-12)
+        k = int((grp["gap_months"] >= 3).sum())
+        assert indexed.loc[name, "gap_risk"] == pytest.approx(k / QUICK_R)
+        d = grp.set_index("replication")["coverage"] - ref["coverage"]
+        assert indexed.loc[name, "diff_coverage"] == pytest.approx(d.mean(), abs=1e-12)
+    assert comp["rank"].min() == 1 and comp["rank"].max() <= len(SCENARIOS)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == len(list(out.glob("*.png")))
+    assert "Seeds" in html and "nigeria_like" in html
+
+
+def test_common_random_numbers_same_arrivals(cli_run):
+    out, _ = cli_run
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    arrivals = ts.pivot_table(index=["replication", "month"], columns="scenario",
+                              values="arrivals")
+    assert len(arrivals) == QUICK_R * 60
+    for name in SCENARIOS[1:]:
+        np.testing.assert_array_equal(arrivals[name].to_numpy(), arrivals["status_quo"].to_numpy())
+    # ... while different replications see different arrivals.
+    per_rep = arrivals["status_quo"].unstack("month")
+    assert per_rep.drop_duplicates().shape[0] == QUICK_R
+
+
+def test_paired_interval_narrower_than_unpaired(cli_run):
+    out, _ = cli_run
+    diffs = pd.read_csv(out / "paired_differences.csv")
+    cov = diffs[diffs.outcome == "coverage"].set_index("scenario")
+    assert set(cov.index) == set(SCENARIOS[1:])
+    paired = cov["diff_hi"] - cov["diff_lo"]
+    unpaired = cov["unpaired_hi"] - cov["unpaired_lo"]
+    assert (paired < unpaired).all(), pd.DataFrame({"paired": paired, "unpaired": unpaired})
+
+
+def _one_sided_p(runs: pd.DataFrame, a: str, b: str, col: str = "dropped_cases") -> float:
+    """p-value of H1: mean(a - b) > 0, paired on replication."""
+    x = runs[runs.scenario == a].set_index("replication")[col]
+    y = runs[runs.scenario == b].set_index("replication")[col]
+    x, y = x.align(y, join="inner")
+    return float(stats.ttest_rel(x, y, alternative="greater").pvalue)
+
+
+def test_abrupt_exit_drops_more_cases_quick(cli_run):
+    """Short horizon, R = 8: abrupt_exit drops more cases (paired, one-sided p < 0.01)."""
+    out, _ = cli_run
+    runs = pd.read_parquet(out / "runs.parquet")
+    for other in ("linear_taper", "hybrid_safety_net"):
+        assert _one_sided_p(runs, "abrupt_exit", other) < 0.01, other
+
+
+@pytest.mark.slow
+def test_abrupt_exit_drops_more_cases_default_profile(tmp_path):
+    """Default profile and horizon, R = 30: abrupt_exit has more dropped cases than
+    linear_taper and hybrid_safety_net (paired t-test on replications, one-sided p < 0.01)."""
+    out = tmp_path / "study"
+    _, table, failed = run_comparison(
+        ["scenarios=[status_quo,abrupt_exit,linear_taper,hybrid_safety_net]",
+         "replications=30", f"output_dir={out}", "executor=processes"]
+    )
+    assert failed == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert runs.groupby("scenario").size().min() == 30
+    for other in ("linear_taper", "hybrid_safety_net"):
+        assert _one_sided_p(runs, "abrupt_exit", other) < 0.01, other
+    diffs = paired_differences(runs, ["coverage"], "status_quo")
+    assert ((diffs.diff_hi - diffs.diff_lo) < (diffs.unpaired_hi - diffs.unpaired_lo)).all()
