@@ -286,8 +286,13 @@ def describe_box(
     subject: str,
     failure: Failure,
     factors: Mapping[str, Mapping[str, Any]] | None = None,
+    min_trim: float = 0.05,
 ) -> str:
     """One plain-language sentence for a box.
+
+    A side of a restricted range is mentioned only when it trims at least `min_trim` of
+    the factor's data range (PRIM often shaves a sliver off the far end); the exact
+    limits are in `Discovery.table()`.
 
     E.g. "abrupt_exit fails (gap_months ≥ 3) in 82% of futures where political will is
     below 0.3 and the funding cut exceeds 60% (this region holds 70% of all failures
@@ -299,6 +304,7 @@ def describe_box(
         subject: the scenario name.
         failure: the failure definition.
         factors: optional factor name -> {"label": text, "unit": "share"|<unit>|None}.
+        min_trim: smallest trim, as a share of the data range, worth mentioning.
 
     Returns:
         The sentence.
@@ -312,13 +318,17 @@ def describe_box(
         label = spec.get("label") or name
         unit = spec.get("unit")
         span = (dhi - dlo) or 1.0
-        low_cut = lo > dlo + 1e-9 * span
-        high_cut = hi < dhi - 1e-9 * span
+        low_cut = lo > dlo + min_trim * span
+        high_cut = hi < dhi - min_trim * span
         if low_cut and high_cut:
             parts.append(f"{label} is between {_value(lo, unit)} and {_value(hi, unit)}")
         elif low_cut:
             parts.append(f"{label} exceeds {_value(lo, unit)}")
         elif high_cut:
+            parts.append(f"{label} is below {_value(hi, unit)}")
+        elif lo - dlo >= dhi - hi:  # only slivers: name the larger one
+            parts.append(f"{label} exceeds {_value(lo, unit)}")
+        else:
             parts.append(f"{label} is below {_value(hi, unit)}")
     where = " and ".join(parts) if parts else "anywhere in the space"
     return (

@@ -125,3 +125,14 @@ def test_describe_box_plain_language():
         "below 0.3 and the funding cut exceeds 60% and the cut is between month 30 and "
         "month 48 (this region holds 70% of all failures and 12% of futures)."
     )
+
+
+def test_describe_box_ignores_slivers():
+    ranges = {"cut": (0.03, 0.78)}
+    box = Box(1, {"cut": (0.50, 0.765)}, ["cut"], coverage=1.0, density=0.75, mass=0.33, step=3)
+    labels = {"cut": {"label": "the donor funding cut", "unit": "share"}}
+    text = describe_box(box, ranges, "readiness_triggered", Failure(threshold=80), labels)
+    assert "where the donor funding cut exceeds 50% (" in text
+    # with min_trim=0 the sliver at the top is named too
+    text0 = describe_box(box, ranges, "r", Failure(), labels, min_trim=0.0)
+    assert "is between 50% and 76%" in text0
