@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,20 +225,40 @@ class ProcessExecutor(Executor):
     def map_unordered(
         self, func: Callable[..., Any], items: Sequence[Any], *args: Any
     ) -> Iterator[TaskResult]:
+        from concurrent.futures.process import BrokenProcessPool
+
         self.start()
-        assert self._pool is not None
         window = 4 * self.workers
         pending: dict[Any, int] = {}
         next_item = 0
         while next_item < len(items) or pending:
+            broken = False
             while next_item < len(items) and len(pending) < window:
-                pending[self._pool.submit(func, items[next_item], *args)] = next_item
+                assert self._pool is not None
+                try:
+                    fut = self._pool.submit(func, items[next_item], *args)
+                except BrokenProcessPool:
+                    broken = True
+                    break
+                pending[fut] = next_item
                 next_item += 1
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            # after a break every future in flight ends at once: collect them all
+            done, _ = wait(pending, return_when=ALL_COMPLETED if broken else FIRST_COMPLETED)
             for fut in done:
                 index = pending.pop(fut)
                 err = fut.exception()
+                broken = broken or isinstance(err, BrokenProcessPool)
                 yield (index, None, err) if err is not None else (index, fut.result(), None)
+            if broken:
+                # A worker died abruptly (crash, out of memory, killed): the tasks in flight
+                # are lost and reported as failed; carry on with a fresh pool.
+                done, _ = wait(pending)
+                for fut in done:
+                    index = pending.pop(fut)
+                    err = fut.exception()
+                    yield (index, None, err) if err is not None else (index, fut.result(), None)
+                self.close()
+                self.start()
 
 
 class DaskExecutor(Executor):

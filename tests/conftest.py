@@ -77,3 +77,10 @@ def toy_sweep_job(spec: dict) -> dict:
         "coverage": 1.0 / (1.0 + model["scale"] / 100.0) - exit_penalty + noise,
         "dropped_cases": float(model["timely_months"] * 10 + spec["seed"]),
     }
+
+
+def crash_job(spec: dict) -> dict:
+    """Kills its worker process abruptly when spec["seed"] == 3 (as a segfault would)."""
+    if spec["seed"] == 3:
+        os._exit(13)
+    return {"value": float(spec["seed"])}

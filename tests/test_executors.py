@@ -145,3 +145,16 @@ def test_progress_disabled_prints_nothing(capsys):
     bar.update(done=3)
     bar.close()
     assert capsys.readouterr().err == ""
+
+
+def test_a_crashing_worker_fails_its_tasks_and_the_study_goes_on(tmp_path):
+    from conftest import crash_job
+
+    jobs = [{"config": {}, "seed": s} for s in range(12)]
+    table = run_study(jobs, crash_job, tmp_path, {"kind": "processes", "workers": 2, "chunk_size": 1},
+                      progress=False)
+    failed = table["error"].notna()
+    assert failed[3] and table.loc[3, "error"].startswith("task failed: BrokenProcessPool")
+    # tasks in flight with the crash are lost too, but the pool restarts for the rest
+    assert failed.sum() <= 8 and not failed.iloc[-1]
+    assert (table.loc[~failed, "value"] == table.loc[~failed, "seed"]).all()
