@@ -191,8 +191,14 @@ def plot_spend(series: pd.DataFrame, path: Path, scenarios: Sequence[str],
                handover_start: int | None = None) -> Path:
     """Mean monthly spend by payer (donors, national) over futures, one panel per scenario."""
     n = len(scenarios)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), sharey=True, squeeze=False)
-    for ax, s in zip(axes[0], scenarios):
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.0 * nrows), sharey=True,
+                             squeeze=False)
+    flat = axes.ravel()
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    for ax, s in zip(flat, scenarios):
         g = series[series["scenario"] == s].groupby("month")[["donor_spend", "national_spend"]]
         m = g.mean()
         ax.stackplot(m.index, m["donor_spend"] / 1e3, m["national_spend"] / 1e3,
@@ -201,8 +207,9 @@ def plot_spend(series: pd.DataFrame, path: Path, scenarios: Sequence[str],
             ax.axvline(handover_start, ls="--", color="grey", lw=0.8)
         ax.set_title(s, fontsize=10)
         ax.set_xlabel("month")
-    axes[0][0].set_ylabel("spend, thousand USD / month")
-    axes[0][-1].legend(fontsize=8, loc="upper right")
+    for row in axes:
+        row[0].set_ylabel("thousand USD / month")
+    flat[0].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return _save(fig, path)
 
@@ -226,7 +233,7 @@ def peak_sentences(share: pd.DataFrame, scenarios: Sequence[str]) -> list[str]:
             out.append(f"{s}: no future shows a coverage gap in the kept runs.")
         else:
             out.append(
-                f"{s}: gap risk peaks at month {int(top['month'])}, when "
+                f"{s}: gap risk first reaches its peak at month {int(top['month'])}, when "
                 f"{top['gap_share']:.0%} of futures are in a coverage gap."
             )
     return out
@@ -267,11 +274,16 @@ def build_report(out: Path | str) -> Path:
             "coverage_regret_max", f"{gap_metric}_mean", f"{gap_metric}_worst",
             f"{gap_metric}_p95", f"{gap_metric}_regret_max", "satisficing_share",
             "donor_spend_mean", "national_spend_mean", "national_share"]
-    show = robust[[c for c in cols if c in robust.columns]]
+    show = robust[[c for c in cols if c in robust.columns]].copy()
+    for c in ("donor_spend_mean", "national_spend_mean"):
+        if c in show.columns:
+            show[c] = show[c] / 1e6
+    show = show.rename(columns={"donor_spend_mean": "donor_spend_musd",
+                                "national_spend_mean": "national_spend_musd"})
     rep.add_table("Strategies side by side under stress", show,
                   caption="worst = worst future; p05/p95 = value reached in 95 % of futures; "
                           "regret = distance to the best strategy in the same future; "
-                          "spend in USD over the horizon, mean over futures.")
+                          "spend: million USD over the horizon, mean over futures.")
     rep.add_figure("Robustness", plot_robustness(robust, gap_metric, figs / "robustness.png"),
                    caption="Share of futures meeting the thresholds, and worst-case regret.")
     rep.add_figure(

@@ -198,7 +198,7 @@ def test_stress_end_to_end_tables_match_runs_and_resume(tmp_path, capsys):
     assert summary["findings"][0].startswith("abrupt_exit fails (gap_months ≥ 3) in ")
     assert "where political will is " in summary["findings"][0]
     html = (out / "report.html").read_text()
-    assert "gap risk peaks at month" in html and "data:image/png;base64" in html
+    assert "gap risk first reaches its peak at month" in html and "data:image/png;base64" in html
 
     # resume: the second invocation runs no job and writes identical tables
     CALLS.clear()
