@@ -31,6 +31,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,36 @@ class SimulatorModel:
         ]
         self.runs = pd.DataFrame(rows)
         return values.reshape(len(seeds), len(X), len(self.outcomes))
+
+    def check_ranges(self, X: np.ndarray, validate: Callable[[dict[str, Any]], Any]) -> None:
+        """Validate the base config and each factor at its sampled minimum and maximum.
+
+        Catches a space whose ranges leave what the simulator accepts (e.g. a probability
+        above 1) before any run, at the cost of 2D + 1 validations.
+
+        Args:
+            X: the sample.
+            validate: raises ValueError on an invalid run config (e.g. `sim.build_params`).
+
+        Raises:
+            ConfigError: naming the space, the factor and the value.
+        """
+        where = self.space.source or self.space.name
+        try:
+            validate(self.base_config)
+        except ValueError as err:
+            raise ConfigError(f"run configuration: {err}") from None
+        for j, f in enumerate(self.space.factors):
+            one = Space(self.space.name, (f,), source=self.space.source)
+            for x in (X[:, j].min(), X[:, j].max()):
+                try:
+                    validate(apply_row(self.base_config, one, [x]))
+                except ValueError as err:
+                    action = "(x base value) " if f.apply == "scale" else ""
+                    raise ConfigError(
+                        f"{where}: factor {f.name} at sampled value {x:.6g} {action}is "
+                        f"rejected by the simulator: {err}"
+                    ) from None
 
     def _check_outcomes(self, result: dict[str, Any]) -> None:
         missing = [o for o in self.outcomes if o not in result]
@@ -233,6 +264,9 @@ def summary(indices: pd.DataFrame, method: str, top: int = 5) -> str:
     key = "ST" if method == "sobol" else "mu_star"
     lines = []
     for outcome, df in indices[indices["index"] == key].groupby("outcome", sort=False):
+        if df["value"].isna().all():
+            lines.append(f"  {outcome:<24} constant over the sample: no indices")
+            continue
         df = df.sort_values("value", ascending=False).head(top)
         parts = [f"{r.factor} {r.value:.3g}±{r.conf:.2g}" for r in df.itertuples()]
         lines.append(f"  {outcome:<24} {key}: " + "; ".join(parts))
@@ -274,6 +308,8 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
     # sample first: every setting error surfaces before any run or file
     design = sa_core.sample(problem, s["method"], s["n"], seeds["sample"],
                             s["second_order"], s["num_levels"])
+    if job_fn is None:
+        model.check_ranges(design.X, validate_run_config)
     n_runs = len(design.X) * s["replications"]
     print(f"sensitivity: {s['method']} on {len(space.factors)} factors "
           f"({len(design.units)} {'groups' if s['grouped'] else 'factors'} analysed), "
@@ -286,10 +322,14 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
         print(f"error: {err}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - t0
-    indices = sa_core.analyze(design, Y, s["outcomes"], seeds["analysis"],
-                              s["num_resamples"], s["conf_level"], s["second_order"])
-    conv = sa_core.convergence(design, Y, s["outcomes"], seeds["analysis"],
-                               num_resamples=s["num_resamples"], conf_level=s["conf_level"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        indices = sa_core.analyze(design, Y, s["outcomes"], seeds["analysis"],
+                                  s["num_resamples"], s["conf_level"], s["second_order"])
+        conv = sa_core.convergence(design, Y, s["outcomes"], seeds["analysis"],
+                                   num_resamples=s["num_resamples"], conf_level=s["conf_level"])
+    for note in dict.fromkeys(str(w.message) for w in caught):
+        print(f"note: {note}")
     result = sa_core.SAResult(design, Y, s["outcomes"], indices, conv)
     manifest = {
         "command": "sensitivity", "overrides": overrides, "settings": s,
@@ -303,6 +343,19 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
     print(f"{n_runs} runs in {seconds:.1f} s ({n_runs / max(seconds, 1e-9):.1f} runs/s); "
           f"tables and figures in {out}")
     return 0
+
+
+def validate_run_config(config: dict[str, Any]) -> None:
+    """Build (and discard) the simulator's parameters and scenario of a run config.
+
+    Raises:
+        ValueError: (sim.ParameterError) naming the invalid field.
+    """
+    from scenarios import build_scenario
+    from sim import build_params
+
+    params = build_params(config)
+    build_scenario(config.get("scenario") or {}, params.country, source="scenario")
 
 
 class StudyFailed(RuntimeError):
@@ -334,8 +387,10 @@ def make_runner(
         fn = job_fn
         if fn is None:
             from experiments.jobs import run_job as fn
-        table = run_study(specs, fn, output_dir, executor=cfg.get("executor"),
-                          label="sensitivity")
+        # a single job (the outcome probe) runs in this process: no worker start-up
+        executor = cfg.get("executor") if len(specs) > 1 else {"kind": "serial"}
+        table = run_study(specs, fn, output_dir, executor=executor, label="sensitivity",
+                          progress=len(specs) > 1)
         failed = study_failed(table)
         if failed:
             raise StudyFailed(f"{failed} of {len(table)} runs failed (see {output_dir}/runs.parquet); "

@@ -119,3 +119,17 @@ def test_simulator_sobol_study_end_to_end(tmp_path, capsys):
     sample = pd.read_csv(a / "sample.csv")
     trust = runs.merge(sample, on="point")["country.returnees.trust_gov"]
     assert trust.between(0.25, 0.65).all()
+
+
+def test_space_range_the_simulator_rejects_fails_before_any_run(tmp_path, capsys):
+    pytest.importorskip("experiments.jobs")
+    space = tmp_path / "bad.yaml"
+    space.write_text("factors:\n"
+                     "  - {name: country.returnees.trust_gov, bounds: [0.5, 1.5]}\n"
+                     "  - {name: country.returnees.help_seeking, bounds: [0.2, 0.6]}\n")
+    out = tmp_path / "o"
+    assert cli.main(["sensitivity", f"space={space}", "n=2", f"output_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    assert "factor country.returnees.trust_gov at sampled value 1." in err
+    assert "rejected by the simulator" in err and "trust_gov" in err
+    assert not out.exists()
