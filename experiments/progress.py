@@ -96,8 +96,8 @@ class Progress:
         if not self.enabled:
             return
         if self._bar is not None:
-            self._bar.update(done)
             self._bar.set_postfix_str(self._counts(), refresh=False)
+            self._bar.update(done)
         elif time.monotonic() - self._last_line >= self.interval:
             self._line()
 
