@@ -17,7 +17,7 @@ from sim.params import Country, ParameterError, check_range, fail
 SEGMENT_GROUPS = {"all": list(SEGMENTS), "stages": list(STAGES), "areas": list(AREAS)}
 _KEYS = ("name", "description", "national_share", "donor_funding", "donor_follows_share",
          "national_takeover", "exit_plan", "safety_net", "shocks")
-_SAFETY_NET_KEYS = ("profiles", "areas", "wait_months", "until")
+_SAFETY_NET_KEYS = ("profiles", "areas", "wait_months", "start", "until")
 
 
 class ScenarioError(ParameterError):
@@ -53,6 +53,7 @@ class Scenario:
         """Set shares and the donor factor for `month`, then apply the shocks."""
         model.shares = self.shares_at(month, model)
         model.donor_factor = self.donor_funding.value_at(month, model)
+        model.reset_modifiers()
         for shock in self.shocks:
             shock.apply(model, month)
 
@@ -165,7 +166,10 @@ def _safety_net(spec: Any) -> dict[str, Any] | None:
             fail("safety_net.areas", f"'{a}' is a stage; allowed: {', '.join(AREAS)}")
     wait = spec.get("wait_months", 1)
     check_range("safety_net.wait_months", wait, 0)
+    start = spec.get("start", 0)
+    check_range("safety_net.start", start, 0)
     until = spec.get("until")
     if until is not None:
-        check_range("safety_net.until", until, 0)
-    return {"profiles": list(profiles), "areas": areas, "wait_months": int(wait), "until": until}
+        check_range("safety_net.until", until, start)
+    return {"profiles": list(profiles), "areas": areas, "wait_months": int(wait), "start": int(start),
+            "until": until}

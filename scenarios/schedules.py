@@ -74,8 +74,9 @@ class CoFinancing:
 
     Year y = floor((month - start) / 12):
       preparatory phase (y < preparatory_years): initial + annual_step x y;
-      grace year (y = preparatory_years): held at the last preparatory value h;
-      accelerated phase-out (y > preparatory_years): h + (1 - h) x (y - P) / phase_out_years,
+      with h = initial + annual_step x (P - 1) the last preparatory value;
+      grace years (P <= y < P + G): held at h;
+      accelerated phase-out (y >= P + G): h + (1 - h) x (y - P - G + 1) / phase_out_years,
       reaching 1 after `phase_out_years` years. Before `start`: `initial`.
     """
 

@@ -1,7 +1,9 @@
 """Shocks (stress events): dated changes to the model, usable in any scenario.
 
 Each shock is a small dataclass with `apply(model, month)`, called every month after the
-scenario's schedules. A shock touches only what it names; extra arrivals come from the
+scenario's schedules. The scenario resets the shock modifiers to neutral each month
+(`HandoverModel.reset_modifiers`) and active shocks multiply into them, so overlapping
+shocks compose (two 50 % cuts leave 25 %). A shock touches only what it names; extra arrivals come from the
 `shocks` random stream so the other streams' draws are unchanged.
 """
 
@@ -29,7 +31,7 @@ def _check_timing(path: str, start: int, duration: int | None) -> None:
 @dataclass
 class FundingCut:
     """Cut `size` (share, 0-1) of a funder's budget from `start` for `duration` months
-    (null = for good). `funder`: a funder name, `all_donors`, or `treasury`."""
+    (null = for good). `funder`: a funder name (the treasury's too) or `all_donors`."""
 
     funder: str
     size: float
@@ -44,13 +46,12 @@ class FundingCut:
         _check_timing(path, self.start, self.duration)
 
     def apply(self, model: Any, month: int) -> None:
-        factor = 1 - self.size if _active(month, self.start, self.duration) else 1.0
-        if month < self.start:
+        if not _active(month, self.start, self.duration):
             return
         targets = list(model.donors.values()) if self.funder == "all_donors" else (
             [model.treasury] if self.funder == model.treasury.spec.name else [model.donors[self.funder]])
         for funder in targets:
-            funder.multiplier = factor
+            funder.multiplier *= 1 - self.size
 
 
 @dataclass
@@ -121,8 +122,8 @@ class TrustShock:
         if month == self.start:
             pop = model.population
             pop.trust_gov[: pop.n] *= 1 - self.size
-        if month >= self.start:
-            model.trust_gov_factor = 1 - self.size if _active(month, self.start, self.duration) else 1.0
+        if _active(month, self.start, self.duration):
+            model.trust_gov_factor *= 1 - self.size
 
 
 @dataclass
@@ -142,12 +143,11 @@ class EconomicDownturn:
         _check_timing(path, self.start, self.duration)
 
     def apply(self, model: Any, month: int) -> None:
-        if month < self.start:
+        if not _active(month, self.start, self.duration):
             return
-        factor = 1 - self.size if _active(month, self.start, self.duration) else 1.0
         regions = [r.name for r in model.params.country.regions]
         idx = slice(None) if self.region == "all" else regions.index(self.region)
-        model.labour_factor[idx] = factor
+        model.labour_factor[idx] *= 1 - self.size
 
 
 @dataclass
@@ -165,11 +165,11 @@ class ProviderClosure:
         _check_timing(path, self.start, self.duration)
 
     def apply(self, model: Any, month: int) -> None:
-        if month < self.start:
+        if not _active(month, self.start, self.duration):
             return
         for p in model.providers:
             if p.spec.name == self.provider:
-                p.closed = _active(month, self.start, self.duration)
+                p.closed = True
 
 
 #: kind -> class

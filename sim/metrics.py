@@ -71,8 +71,8 @@ def gap_statistics(opened: np.ndarray, covered: np.ndarray, baseline: slice, win
     base = float(ratio(np.nansum(covered[baseline]), opened[baseline][valid[baseline]].sum()))
     r = rolling[window]
     r = r[~np.isnan(r)]
-    if np.isnan(base) or len(r) == 0:
-        return {"baseline_coverage": base, "gap_months": 0.0, "max_coverage_drawdown": 0.0,
+    if np.isnan(base) or len(r) == 0:  # no baseline or no window: gaps are undefined
+        return {"baseline_coverage": base, "gap_months": np.nan, "max_coverage_drawdown": np.nan,
                 "rolling": rolling}
     return {
         "baseline_coverage": base,

@@ -83,9 +83,7 @@ class HandoverModel(mesa.Model):
         # Scenario-controlled state (step 1).
         self.shares = np.zeros((len(PROFILES), len(SEGMENTS)))
         self.donor_factor = 1.0
-        # Shock modifiers (set by scenarios.shocks; neutral values here).
-        self.labour_factor = np.ones(len(c.regions))
-        self.trust_gov_factor = 1.0
+        self.reset_modifiers()
         self.extra_arrivals: list[tuple[float, np.ndarray | None]] = []
         self.readiness = self.system.readiness(self._national_productivity())
         self.records: list[dict[str, float]] = []
@@ -93,6 +91,15 @@ class HandoverModel(mesa.Model):
         self._dropped_month = 0
         self._arrived_month = 0
         self._ta_usd = 0.0
+
+    def reset_modifiers(self) -> None:
+        """Set every shock modifier to neutral; active shocks multiply into them (step 1)."""
+        self.labour_factor = np.ones(len(self.params.country.regions))
+        self.trust_gov_factor = 1.0
+        for funder in (*self.donors.values(), self.treasury):
+            funder.multiplier = 1.0
+        for p in self.providers:
+            p.closed = False
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
@@ -244,8 +251,8 @@ class HandoverModel(mesa.Model):
         p_match = np.where(case_national, self.system.referral_success,
                            self.params.country.system.referral_success_external)
         p_match = np.where(transfer & pop.ep_transfer[rows, areas], 1.0, p_match)
-        u = self.streams.behaviour.random(len(rows))
-        reached = u < p_match
+        reached = self.streams.behaviour.random(len(rows)) < p_match
+        u = self.streams.behaviour.random(len(rows))  # random order among ties
         since = np.where(transfer, pop.ep_interrupted[rows, areas], pop.ep_wait_since[rows, areas])
         # Interrupted cases first, then first come first served; ties in random order.
         order = np.lexsort((u, since, ~transfer))
@@ -260,7 +267,7 @@ class HandoverModel(mesa.Model):
                 ok = side & p.offers[areas] & p.reaches[reg] & p.accepts_modality[mod] & p.accepts_profile[prof]
                 self._assign(t, p, rows, areas, ok & ~taken, free, taken)
         net = self.scenario.safety_net
-        if net and (net.get("until") is None or t < net["until"]):
+        if net and t >= net["start"] and (net["until"] is None or t < net["until"]):
             waited = t - np.where(pop.ep_wait_since[rows, areas] >= 0, pop.ep_wait_since[rows, areas], t)
             in_net = (national & np.isin(prof, [PROFILES.index(x) for x in net["profiles"]])
                       & np.isin(areas, [AREAS.index(x) for x in net["areas"]])
@@ -408,7 +415,7 @@ class HandoverModel(mesa.Model):
         self.system.update(national_load / total_load if total_load else 0.0,
                            nat_spend / all_spend if all_spend else 0.0, self._ta_usd)
         self.readiness = self.system.readiness(self._national_productivity())
-        # Trust in government: up when served by national actors, down when left waiting on them.
+        # Trust in government: up when served by national actors, down while left waiting.
         pop = self.population
         beh = self.params.country.returnees
         act = np.flatnonzero(pop.view("status") == Status.ACTIVE)

@@ -142,3 +142,11 @@ def test_bad_scenario_names_the_file_and_field(bad, field):
         build_scenario(spec, params.country, source="configs/scenario/bad.yaml")
     assert "configs/scenario/bad.yaml" in str(err.value) and field in str(err.value)
     assert isinstance(err.value, ParameterError)
+
+
+def test_overlapping_shocks_compose():
+    base = _base()
+    both = _base([{"kind": "funding_cut", "funder": "eu_return_programme", "size": 0.5, "start": 10},
+                  {"kind": "funding_cut", "funder": "all_donors", "size": 0.5, "start": 12, "duration": 4}])
+    ratio = both.timeseries["budget_iom_avrr"] / base.timeseries["budget_iom_avrr"]
+    assert np.allclose(ratio[10:12], 0.5) and np.allclose(ratio[12:16], 0.25) and np.allclose(ratio[16:], 0.5)
