@@ -179,3 +179,13 @@ def test_resume_after_sigkill_runs_only_missing_jobs(tmp_path, tests_on_path):
                       {"kind": "processes", "workers": 2}, progress=False)
     assert table.equals(fresh)  # nothing lost or duplicated, same numbers
     assert table["seed"].tolist() == list(range(n)) and table["error"].isna().all()
+
+
+def test_failed_jobs_can_be_kept_instead_of_retried(tmp_path):
+    log = tmp_path / "log.txt"
+    run_study(_jobs(log, n=4, fail=[2]), toy_job, tmp_path / "out", None, progress=False)
+    log.unlink()
+    kept = run_study(_jobs(log, n=4, fail=[2]), toy_job, tmp_path / "out", None,
+                     progress=False, retry_failed=False)
+    assert not log.exists()  # nothing ran
+    assert kept.attrs["study"]["resumed"] == 4 and kept.attrs["study"]["failed"] == 1
