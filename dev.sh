@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up the project's environment (finding a Python >= 3.12 by itself) and run a job.
-#   ./dev.sh main   set up, then run the main job on the default profile
+#   ./dev.sh main   set up, then run the main job: the scenario comparison on the default profile
 #   ./dev.sh test   set up, then run the default test suite
 #   ./dev.sh setup  set up only
 set -euo pipefail
@@ -39,7 +39,7 @@ setup() {
 cmd="${1:-main}"; shift || true
 case "$cmd" in
   setup) setup ;;
-  main)  setup; exec .venv/bin/handover run "$@" ;;
+  main)  setup; exec .venv/bin/handover compare replications=5 model.scale=20 executor=processes executor.workers=2 "$@" ;;
   test)  setup; exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: ./dev.sh main|test|setup [args...]" >&2; exit 2 ;;
 esac
