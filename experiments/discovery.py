@@ -291,8 +291,9 @@ def describe_box(
     """One plain-language sentence for a box.
 
     A side of a restricted range is mentioned only when it trims at least `min_trim` of
-    the factor's data range (PRIM often shaves a sliver off the far end); the exact
-    limits are in `Discovery.table()`.
+    the factor's data range (PRIM often shaves a sliver off the far end); a factor with
+    only slivers is left out unless every restricted factor is a sliver. The exact limits
+    are in `Discovery.table()`.
 
     E.g. "abrupt_exit fails (gap_months ≥ 3) in 82% of futures where political will is
     below 0.3 and the funding cut exceeds 60% (this region holds 70% of all failures
@@ -310,7 +311,8 @@ def describe_box(
         The sentence.
     """
     factors = factors or {}
-    parts = []
+    parts: list[str] = []
+    slivers: list[str] = []
     for name in box.restricted:
         lo, hi = box.limits[name]
         dlo, dhi = ranges[name]
@@ -326,11 +328,9 @@ def describe_box(
             parts.append(f"{label} exceeds {_value(lo, unit)}")
         elif high_cut:
             parts.append(f"{label} is below {_value(hi, unit)}")
-        elif lo - dlo >= dhi - hi:  # only slivers: name the larger one
-            parts.append(f"{label} exceeds {_value(lo, unit)}")
-        else:
-            parts.append(f"{label} is below {_value(hi, unit)}")
-    where = " and ".join(parts) if parts else "anywhere in the space"
+        else:  # only slivers: not worth a clause
+            slivers.append(f"{label} is between {_value(lo, unit)} and {_value(hi, unit)}")
+    where = " and ".join(parts or slivers) or "anywhere in the space"
     return (
         f"{subject} fails ({failure.describe()}) in {box.density:.0%} of futures where "
         f"{where} (this region holds {box.coverage:.0%} of all failures and "

@@ -100,9 +100,9 @@ def tidy_outcomes(
     """Average replications into one row per scenario x future.
 
     Rows with a non-empty `error` column (failed jobs) are dropped. Numeric outcome
-    columns are averaged; `gap_risk` is the share of replications with
-    `gap_months >= gap_months_failure` (if `gap_months` is present) and `replications`
-    counts the runs averaged.
+    columns are averaged (missing values skipped); `gap_risk` is the share of
+    replications with `gap_months >= gap_months_failure` among those where `gap_months`
+    is defined (if the column is present); `replications` counts the runs averaged.
 
     Args:
         runs: one row per run with the key columns, `replication` and outcome columns.
@@ -126,7 +126,8 @@ def tidy_outcomes(
     grouped = frame.groupby(keys, sort=True)
     out = grouped[numeric].mean()
     if "gap_months" in frame.columns:
-        failed = (frame["gap_months"] >= gap_months_failure).astype(float)
+        gm = frame["gap_months"].astype(float)
+        failed = (gm >= gap_months_failure).astype(float).where(gm.notna())
         out["gap_risk"] = failed.groupby([frame[k] for k in keys], sort=True).mean()
     out["replications"] = grouped.size()
     return out.reset_index()

@@ -535,6 +535,7 @@ def analyse(
     boxes, trajs, findings = [], [], []
     for name in settings.discovery_scenarios:
         sub = tidy[tidy["scenario"] == name]
+        sub = sub[sub[settings.failure.outcome].notna()] if settings.failure.outcome in sub else sub
         if sub.empty:
             continue
         failed = settings.failure.mask(sub).to_numpy()

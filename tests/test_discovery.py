@@ -136,3 +136,12 @@ def test_describe_box_ignores_slivers():
     # with min_trim=0 the sliver at the top is named too
     text0 = describe_box(box, ranges, "r", Failure(), labels, min_trim=0.0)
     assert "is between 50% and 76%" in text0
+
+
+def test_describe_box_leaves_out_sliver_only_factors():
+    ranges = {"pw": (0.2, 0.8), "fs": (0.3, 1.0)}
+    box = Box(1, {"pw": (0.2, 0.5), "fs": (0.3, 0.98)}, ["pw", "fs"], 0.9, 0.8, 0.4, 2)
+    text = describe_box(box, ranges, "s", Failure())
+    assert "where pw is below 0.5 (" in text
+    only = Box(1, {"pw": (0.2, 0.8), "fs": (0.3, 0.98)}, ["fs"], 0.9, 0.8, 0.4, 2)
+    assert "where fs is between 0.3 and 0.98 (" in describe_box(only, ranges, "s", Failure())

@@ -172,3 +172,11 @@ def test_ties_are_broken_by_mean_coverage_regret_and_said():
     best, why = most_robust(s, "max_satisficing", Thresholds(coverage_target=0.95))
     assert best in ("A", "B")
     assert "tie is broken by the smaller mean regret in coverage" in why
+
+
+def test_tidy_outcomes_skips_undefined_gap_months():
+    runs = pd.DataFrame({"scenario": ["A"] * 3, "future": [0] * 3, "replication": [0, 1, 2],
+                         "coverage": [0.5, 0.6, 0.7], "gap_months": [5.0, np.nan, 1.0]})
+    t = tidy_outcomes(runs)
+    assert t.loc[0, "gap_risk"] == 0.5  # 1 of the 2 replications with a defined value
+    assert t.loc[0, "gap_months"] == 3.0
