@@ -155,7 +155,8 @@ def space_from(node: Mapping[str, Any]) -> Space:
         extra = set(item) - allowed_keys
         if extra:
             raise ConfigError(
-                f"{where}: unknown key(s) {sorted(extra)}; allowed: {', '.join(sorted(allowed_keys))}"
+                f"{where}: unknown key(s) {sorted(extra)}; "
+                f"allowed: {', '.join(sorted(allowed_keys))}"
             )
         name = item.get("name")
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -164,7 +165,9 @@ def space_from(node: Mapping[str, Any]) -> Space:
             raise ConfigError(f"{where}.name: '{name}' is reserved (a run-table column)")
         path = item.get("path")
         if not isinstance(path, str) or "." not in path:
-            raise ConfigError(f"{where}.path: expected a dotted path like country.x.y, got {path!r}")
+            raise ConfigError(
+                f"{where}.path: expected a dotted path like country.x.y, got {path!r}"
+            )
         if path.split(".")[0] not in ("model", "country", "scenario"):
             raise ConfigError(f"{where}.path: must start with model, country or scenario")
         bounds = item.get("bounds")
@@ -174,7 +177,9 @@ def space_from(node: Mapping[str, Any]) -> Space:
             or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
             or not bounds[0] < bounds[1]
         ):
-            raise ConfigError(f"{where}.bounds: expected [low, high] numbers with low < high, got {bounds!r}")
+            raise ConfigError(
+                f"{where}.bounds: expected [low, high] numbers with low < high, got {bounds!r}"
+            )
         ftype = item.get("type", "float")
         if ftype not in TYPES:
             raise ConfigError(f"{where}.type: unknown '{ftype}'; allowed: {', '.join(TYPES)}")
@@ -246,7 +251,9 @@ def get_dotted(config: Mapping[str, Any], path: str) -> Any:
             elif part in names:
                 node = node[names.index(part)]
             else:
-                raise ConfigError(f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}")
+                raise ConfigError(
+                    f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}"
+                )
         else:
             allowed = ", ".join(map(str, node)) if isinstance(node, Mapping) else "(a value)"
             raise ConfigError(f"{path}: no key '{part}' here; allowed: {allowed}")
@@ -278,7 +285,9 @@ def apply_future(run_cfg: Mapping[str, Any], space: Space, values: Mapping[str, 
         if not isinstance(scenario, dict) or not isinstance(scenario.get("shocks"), list):
             raise ConfigError("stress.shocks: the scenario config has no `shocks` list")
         names = {s["name"] for s in space.shocks}
-        kept = [s for s in scenario["shocks"] if not (isinstance(s, dict) and s.get("name") in names)]
+        kept = [
+            s for s in scenario["shocks"] if not (isinstance(s, dict) and s.get("name") in names)
+        ]
         scenario["shocks"] = kept + [copy.deepcopy(s) for s in space.shocks]
     for f in space.factors:
         v = values[f.name]
@@ -451,10 +460,11 @@ def build_jobs(
             for r, s in enumerate(seeds):
                 spec: dict[str, Any] = {"config": cfg, "seed": int(s), "scenario": name,
                                         "future": k, "replication": r}
-                spec.update({n: (int(v) if isinstance(v, (np.integer,)) else float(v)
-                                 if isinstance(v, np.floating) else v) for n, v in values.items()})
+                spec.update({n: v.item() if isinstance(v, np.generic) else v
+                             for n, v in values.items()})
                 if series_dir is not None and r < series_replications:
-                    spec["series_path"] = str(Path(series_dir) / f"{name}__f{k:04d}__r{r:04d}.parquet")
+                    file = f"{name}__f{k:04d}__r{r:04d}.parquet"
+                    spec["series_path"] = str(Path(series_dir) / file)
                 jobs.append(spec)
     return jobs
 
@@ -528,7 +538,9 @@ def analyse(
     tidy = tidy_outcomes(base, gap_months_failure=settings.gap_threshold_months)
     tidy = tidy.merge(futures, on="future", how="left")
     order = {s: i for i, s in enumerate(settings.scenarios)}
-    tidy = tidy.sort_values(["scenario", "future"], key=lambda c: c.map(order) if c.name == "scenario" else c)
+    tidy = tidy.sort_values(
+        ["scenario", "future"], key=lambda c: c.map(order) if c.name == "scenario" else c
+    )
     tidy = tidy.reset_index(drop=True)
     robust = summarize(tidy, settings.thresholds, _metrics(settings.thresholds))
     best, reason = most_robust(robust, settings.criterion, settings.thresholds)
