@@ -71,6 +71,10 @@ class Thresholds:
     gap_tolerance: float = 0.2
 
     def __post_init__(self) -> None:
+        for name in ("coverage_target", "gap_tolerance"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"thresholds.{name}: expected a number, got {value!r}")
         allowed = [m for m, d in DIRECTIONS.items() if d == "min"]
         if self.gap_metric not in allowed:
             raise ConfigError(

@@ -160,6 +160,8 @@ def test_bad_input_names_field():
         Thresholds(gap_metric="coverage")
     with pytest.raises(ConfigError, match="coverage_target"):
         Thresholds(coverage_target=1.5)
+    with pytest.raises(ConfigError, match="gap_tolerance: expected a number"):
+        Thresholds(gap_tolerance="high")
     with pytest.raises(ConfigError, match="lacks"):
         summarize(table().drop(columns="gap_risk"))
 
