@@ -334,7 +334,8 @@ def run_comparison(
         settings["reference"],
     )
     seeds = replication_seeds(cfg["seed"], settings["replications"])
-    report = build_report(cfg, settings, table, diffs, figures, seeds)
+    descriptions = {j["scenario"]: j["config"]["scenario"].get("description", "") for j in jobs}
+    report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions)
     report.write(out / "report.html")
     print(format_table(table, settings["reference"]))
     return out, table, study_failed(runs)
@@ -405,6 +406,7 @@ def build_report(
     diffs: pd.DataFrame,
     figures: list[tuple[str, Path, str]],
     seeds: list[int],
+    descriptions: dict[str, str] | None = None,
 ):
     """Assemble the self-contained HTML report of a comparison.
 
@@ -415,6 +417,7 @@ def build_report(
         diffs: long paired-differences table.
         figures: (heading, png, caption) from `compare_plots.draw_all`.
         seeds: replication seeds.
+        descriptions: scenario name -> one-line description (listed in the report).
 
     Returns:
         An `experiments.report.Report` (not yet written).
@@ -448,6 +451,11 @@ def build_report(
         f"dropped cases. Rank 1 here: {best['scenario']}. The model is illustrative and "
         "not calibrated: read differences between scenarios, not absolute levels.",
     )
+    if descriptions:
+        rep.add_list(
+            "Scenarios compared",
+            [f"{name}: {' '.join(str(text).split())}" for name, text in descriptions.items()],
+        )
     rep.add_table(
         "Summary",
         summary_frame(table, ref),
