@@ -21,6 +21,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+#: factors labelled in the mu*-sigma plot / drawn in the convergence plot
+LABELLED = 10
+TOP_CONVERGENCE = 6
+
+
 def _save(fig: plt.Figure, path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.stem}-", suffix=".png")
     os.close(fd)
@@ -39,8 +44,14 @@ def _slug(text: str) -> str:
 
 
 def _short(name: str) -> str:
-    """Last two parts of a dotted path: `country.returnees.trust_gov` -> `returnees.trust_gov`."""
-    return ".".join(name.split(".")[-2:])
+    """A short label for a dotted path: its last two parts (three after `default`/`initial`).
+
+    `country.returnees.trust_gov` -> `returnees.trust_gov`;
+    `scenario.national_share.default.threshold` -> `national_share.default.threshold`.
+    """
+    parts = name.split(".")
+    keep = 3 if len(parts) >= 3 and parts[-2] in ("default", "initial") else 2
+    return ".".join(parts[-keep:])
 
 
 def plot_sobol_bars(df: pd.DataFrame, outcome: str, path: Path) -> Path:
@@ -88,14 +99,15 @@ def plot_morris_scatter(df: pd.DataFrame, outcome: str, path: Path) -> Path:
     conf = df[df["index"] == "mu_star"].set_index("factor")["conf"].reindex(wide.index)
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.errorbar(wide["mu_star"], wide["sigma"], xerr=conf, fmt="o", ms=4, capsize=2)
-    for name, row in wide.iterrows():
+    labelled = wide["mu_star"].nlargest(LABELLED).index
+    for name, row in wide.loc[labelled].iterrows():
         ax.annotate(_short(str(name)), (row["mu_star"], row["sigma"]), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")
     top = np.nanmax(np.r_[wide["mu_star"].to_numpy(), wide["sigma"].to_numpy(), 1e-12])
     ax.plot([0, top], [0, top], ls="--", color="grey", lw=0.8, label="sigma = mu*")
     ax.set_xlabel("mu*  (overall influence)")
     ax.set_ylabel("sigma  (non-linearity / interactions)")
-    ax.set_title(f"Morris mu*-sigma: {outcome}")
+    ax.set_title(f"Morris mu*-sigma: {outcome} (top {min(LABELLED, len(wide))} labelled)")
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -108,14 +120,17 @@ def plot_convergence(conv: pd.DataFrame, method: str, path: Path) -> Path:
     fig, axes = plt.subplots(len(outcomes), 1, figsize=(7, 2.6 * len(outcomes)), squeeze=False)
     for ax, outcome in zip(axes[:, 0], outcomes, strict=True):
         part = conv[conv["outcome"] == outcome]
-        for factor, g in part.groupby("factor", sort=False):
+        final = part[part["n"] == part["n"].max()].set_index("factor")["value"]
+        top = final.nlargest(TOP_CONVERGENCE).index
+        for factor in top:
+            g = part[part["factor"] == factor]
             ax.errorbar(g["n"], g["value"], yerr=g["conf"], marker="o", ms=3, capsize=2,
                         label=_short(str(factor)))
         ax.set_xscale("log", base=2)
-        ax.set_title(f"{outcome}: {key} vs n", fontsize=9)
+        ax.set_xticks(sorted(part["n"].unique()), [str(n) for n in sorted(part["n"].unique())])
+        ax.set_title(f"{outcome}: {key} vs n (top {len(top)} at the largest n)", fontsize=9)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     axes[-1, 0].set_xlabel("base samples (Sobol) / trajectories (Morris)")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
 

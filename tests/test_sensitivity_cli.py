@@ -133,3 +133,19 @@ def test_space_range_the_simulator_rejects_fails_before_any_run(tmp_path, capsys
     assert "factor country.returnees.trust_gov at sampled value 1." in err
     assert "rejected by the simulator" in err and "trust_gov" in err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_simulator_grouped_sobol_on_default_space(tmp_path):
+    pytest.importorskip("experiments.jobs")
+    out = tmp_path / "g"
+    args = ["grouped=true", "n=4", "replications=2", "model.scale=200", "model.horizon_months=60",
+            "num_resamples=20", f"output_dir={out}"]
+    assert cli.main(["sensitivity", *args]) == 0
+    idx = pd.read_csv(out / "indices.csv")
+    assert set(idx["factor"]) == {"returnees", "providers", "funders", "national_system",
+                                  "scenario"}
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 4 * (5 + 2) * 2 and runs["error"].isna().all()
+    # common random numbers: both replications' seeds are shared by every point
+    assert runs.groupby("replication")["seed"].nunique().tolist() == [1, 1]
