@@ -22,12 +22,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from experiments.config import ConfigError, compose, group_options, run_config
-from experiments.report import publish
 from experiments.paired import comparison_table, paired_differences
+from experiments.report import publish
 from experiments.study import replication_seeds, run_study, study_failed
 
 #: Outcomes summarised in comparison.csv (those the simulator returns; missing ones skipped).
@@ -48,9 +47,6 @@ OUTCOMES = (
     "national_share_of_spend",
     "cost_per_covered_episode",
 )
-
-#: Keys of configs/compare.yaml that are specific to this command.
-COMPARE_KEYS = ("scenarios", "replications", "reference", "gap_threshold_months", "level")
 
 JobFn = Callable[[dict[str, Any]], dict[str, float]]
 
@@ -350,9 +346,11 @@ def _scenario_order(settings: dict[str, Any]) -> Callable[[pd.Series], pd.Series
     return key
 
 
-def _ci(row: pd.Series, col: str, digits: int, scale: float = 1.0) -> str:
-    m, lo, hi = (row.get(f"{col}{s}", math.nan) for s in ("", "_lo", "_hi"))
-    if m is None or (isinstance(m, float) and math.isnan(m)):
+def _ci(row: pd.Series, point: str, digits: int, scale: float = 1.0) -> str:
+    """'m [lo, hi]' from columns `point`, `<base>_lo`, `<base>_hi` (base = point minus _mean)."""
+    base = point[: -len("_mean")] if point.endswith("_mean") else point
+    m, lo, hi = (row.get(c, math.nan) for c in (point, f"{base}_lo", f"{base}_hi"))
+    if m is None or math.isnan(m):
         return "n/a"
     return f"{m * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
 
@@ -365,38 +363,32 @@ def summary_frame(table: pd.DataFrame, reference: str) -> pd.DataFrame:
         reference: reference scenario (for the column label).
 
     Returns:
-        DataFrame of strings: rank, scenario, coverage %, gap risk %, dropped cases,
-        coverage difference vs the reference (percentage points, paired 95 % CI).
+        DataFrame of strings: rank, scenario, coverage %, gap risk %, dropped cases, and
+        the paired differences from the reference in coverage (percentage points) and
+        dropped cases, each with its 95 % CI.
     """
     rows = []
     for _, row in table.sort_values("rank").iterrows():
         rec = {"rank": int(row["rank"]), "scenario": row["scenario"]}
-        rec["coverage %"] = _fmt_mean_ci(row, "coverage", 1, 100.0)
+        rec["coverage %"] = _ci(row, "coverage_mean", 1, 100.0)
         if "gap_risk" in row:
             rec["gap risk %"] = _ci(row, "gap_risk", 0, 100.0)
         if "dropped_cases_mean" in row:
-            rec["dropped cases"] = _fmt_mean_ci(row, "dropped_cases", 0)
+            rec["dropped cases"] = _ci(row, "dropped_cases_mean", 0)
+        is_ref = row["scenario"] == reference
         if "diff_coverage" in row:
-            rec[f"Δ coverage vs {reference} (pp)"] = (
-                "reference" if row["scenario"] == reference
-                else _ci(row, "diff_coverage", 1, 100.0)
-            )
+            rec["Δ coverage (pp)"] = "reference" if is_ref else _ci(row, "diff_coverage", 1, 100.0)
+        if "diff_dropped_cases" in row:
+            rec["Δ dropped"] = "reference" if is_ref else _ci(row, "diff_dropped_cases", 0)
         rows.append(rec)
     return pd.DataFrame(rows)
 
 
-def _fmt_mean_ci(row: pd.Series, outcome: str, digits: int, scale: float = 1.0) -> str:
-    m = row.get(f"{outcome}_mean", math.nan)
-    lo = row.get(f"{outcome}_lo", math.nan)
-    hi = row.get(f"{outcome}_hi", math.nan)
-    if m is None or math.isnan(m):
-        return "n/a"
-    return f"{m * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
-
-
 def format_table(table: pd.DataFrame, reference: str) -> str:
-    """The comparison as fixed-width text for the terminal."""
-    return summary_frame(table, reference).to_string(index=False)
+    """The comparison as fixed-width text for the terminal (with a legend line)."""
+    body = summary_frame(table, reference).to_string(index=False)
+    return (f"{body}\nmeans [95 % CI] over replications; Δ = paired difference from "
+            f"{reference} (same seeds)")
 
 
 def build_report(
@@ -460,7 +452,7 @@ def build_report(
         "Summary",
         summary_frame(table, ref),
         caption="Means with 95 % CIs; coverage and gap risk in %; Δ = paired difference "
-        f"from {ref} in percentage points.",
+        f"from {ref} (coverage in percentage points) with its 95 % CI.",
     )
     for heading, path, caption in figures:
         rep.add_figure(heading, path, caption)
