@@ -415,16 +415,20 @@ class HandoverModel(mesa.Model):
         self.system.update(national_load / total_load if total_load else 0.0,
                            nat_spend / all_spend if all_spend else 0.0, self._ta_usd)
         self.readiness = self.system.readiness(self._national_productivity())
-        # Trust in government: up when served by national actors, down while left waiting.
+        # Trust in government: up when served by national actors, down while left waiting on them.
         pop = self.population
         beh = self.params.country.returnees
         act = np.flatnonzero(pop.view("status") == Status.ACTIVE)
         prov = pop.ep_provider[act]
         nat_idx = np.array([not p.external for p in self.providers])
         served_nat = ((prov >= 0) & nat_idx[np.maximum(prov, 0)]).any(axis=1)
-        waiting = (pop.ep[act] == Episode.WAITING).any(axis=1)
-        delta = beh.trust_learning * (served_nat.astype(np.float32) - (waiting & ~served_nat))
-        pop.trust_gov[act] = np.clip(pop.trust_gov[act] + delta, 0.0, 1.0)
+        r, a = np.nonzero(pop.ep[act] == Episode.WAITING)
+        waiting_nat = np.zeros(len(act), dtype=bool)
+        waiting_nat[r[self._channel_national(act[r], a)]] = True
+        trust = pop.trust_gov[act]
+        delta = beh.trust_learning * (served_nat.astype(np.float32) - (waiting_nat & ~served_nat))
+        delta += beh.trust_reversion * (beh.trust_gov - trust)  # opinions drift back to the norm
+        pop.trust_gov[act] = np.clip(trust + delta, 0.0, 1.0)
 
     # 10 --------------------------------------------------------------------------
     def record(self, t: int) -> None:

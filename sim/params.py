@@ -158,12 +158,14 @@ class ReturneeParams:
     remigration_unmet: float
     remigration_score: float
     trust_learning: float
+    trust_reversion: float
 
     def check(self, path: str) -> None:
         """Validate ranges."""
         unit = ("trust_gov", "trust_ext", "help_seeking", "unregistered_factor", "initial_score",
                 "vulnerable_score_penalty", "service_gain", "referral_factor", "unmet_decay",
-                "context_pull", "follow_up_effect", "remigration_base", "trust_learning")
+                "context_pull", "follow_up_effect", "remigration_base", "trust_learning",
+                "trust_reversion")
         for key in unit:
             check_range(f"{path}.{key}", getattr(self, key), 0.0, 1.0)
         check_range(f"{path}.trust_concentration", self.trust_concentration, 0.5)
