@@ -153,8 +153,8 @@ def run_study(
 
     Returns:
         One row per input job, in input order: `job` (key), the tag columns, the outcome
-        columns, `error` (missing when the job succeeded). Equal to `runs.parquet`. `attrs["study"]` holds counts:
-        total, resumed, ran, failed, seconds, version.
+        columns, `error` (missing when the job succeeded); equal to `runs.parquet`.
+        `attrs["study"]` holds counts: total, resumed, ran, failed, seconds, version.
 
     Raises:
         ConfigError: invalid executor node, or `output_dir` is locked by another study.
@@ -168,7 +168,9 @@ def run_study(
         try:
             pickle.dumps(fn)
         except Exception as err:  # noqa: BLE001
-            raise ValueError(f"fn must be a top-level function to run in processes: {err}") from None
+            raise ValueError(
+                f"fn must be a top-level function to run in processes: {err}"
+            ) from None
     output_dir = Path(output_dir)
     keys = [job_key(s) for s in jobs]
     unique: dict[str, dict[str, Any]] = {}
@@ -218,7 +220,9 @@ def _run_pending(pending, fn, spec, store, results, bar) -> None:
                 ]
             store.write(rows)
             for row in rows:
-                results[row["job"]] = {k: v for k, v in row.items() if v is not None or k in META_COLUMNS}
+                results[row["job"]] = {
+                    k: v for k, v in row.items() if v is not None or k in META_COLUMNS
+                }
             bar.update(done=len(rows), failed=sum(r["error"] is not None for r in rows))
 
 

@@ -452,7 +452,9 @@ def run_sweep(
     return out, summary, study_failed(runs)
 
 
-def format_summary(summary: pd.DataFrame, plan_params: Sequence[str], outcomes: Sequence[str]) -> str:
+def format_summary(
+    summary: pd.DataFrame, plan_params: Sequence[str], outcomes: Sequence[str]
+) -> str:
     """A compact text view of summary.csv (means with intervals) for the terminal."""
     if summary.empty:
         return "(no runs)"

@@ -49,7 +49,9 @@ def test_bad_executor_config_names_the_field(cfg, field):
 
 def test_executor_defaults():
     assert parse_executor(None) == ExecutorSpec("serial", 1, None, None)
-    spec = parse_executor({"kind": "dask", "workers": 2, "address": "tcp://h:8786", "chunk_size": 5})
+    spec = parse_executor(
+        {"kind": "dask", "workers": 2, "address": "tcp://h:8786", "chunk_size": 5}
+    )
     assert spec == ExecutorSpec("dask", 2, "tcp://h:8786", 5)
     assert parse_executor({"kind": "processes", "workers": None}).workers >= 1
 
@@ -106,7 +108,8 @@ def test_same_table_with_every_executor(tmp_path, dask_address):
     assert len(ref) == 24 and study_failed(ref) == 3
     assert list(ref.columns) == ["job", "seed", "scale", "replication", "coverage", "dropped_cases",
                                  "national_spend", "error"]
-    assert ref.loc[ref["replication"] == 3, "error"].tolist() == ["RuntimeError: toy failure for seed 103"] * 3
+    errors = ref.loc[ref["replication"] == 3, "error"].tolist()
+    assert errors == ["RuntimeError: toy failure for seed 103"] * 3
     assert ref["coverage"].notna().sum() == 21
     for name, cfg in [
         ("processes", {"kind": "processes", "workers": 2, "chunk_size": 3}),
@@ -121,8 +124,8 @@ def test_same_table_with_every_executor(tmp_path, dask_address):
 
 def test_unpicklable_fn_refused_for_processes(tmp_path):
     with pytest.raises(ValueError, match="top-level"):
-        run_study(_jobs(1, 2), lambda spec: {"x": 1.0}, tmp_path, {"kind": "processes", "workers": 2},
-                  progress=False)
+        run_study(_jobs(1, 2), lambda spec: {"x": 1.0}, tmp_path,
+                  {"kind": "processes", "workers": 2}, progress=False)
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -151,8 +154,8 @@ def test_a_crashing_worker_fails_its_tasks_and_the_study_goes_on(tmp_path):
     from conftest import crash_job
 
     jobs = [{"config": {}, "seed": s} for s in range(12)]
-    table = run_study(jobs, crash_job, tmp_path, {"kind": "processes", "workers": 2, "chunk_size": 1},
-                      progress=False)
+    cfg = {"kind": "processes", "workers": 2, "chunk_size": 1}
+    table = run_study(jobs, crash_job, tmp_path, cfg, progress=False)
     failed = table["error"].notna()
     assert failed[3] and table.loc[3, "error"].startswith("task failed: BrokenProcessPool")
     # tasks in flight with the crash are lost too, but the pool restarts for the rest

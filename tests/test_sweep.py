@@ -25,7 +25,9 @@ def _plan(*overrides):
 def test_grid_is_the_cartesian_product_first_path_slowest():
     grid = {"model.scale": [20, 50], "model": {"timely_months": [2, 3, 4]}}
     got = expand_grid(grid)
-    assert got == [{"model.scale": s, "model.timely_months": t} for s in (20, 50) for t in (2, 3, 4)]
+    assert got == [
+        {"model.scale": s, "model.timely_months": t} for s in (20, 50) for t in (2, 3, 4)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -44,8 +46,10 @@ def test_bad_plans_name_the_field(overrides, field):
 
 
 def test_settings_check_paths_and_kinds():
-    rc = {"model": {"scale": 10, "name": "x"}, "country": {"providers": [{"name": "iom", "cap": 5}]}}
-    assert apply_setting(rc, {"country.providers.iom.cap": 7})["country"]["providers"][0]["cap"] == 7
+    rc = {"model": {"scale": 10, "name": "x"},
+          "country": {"providers": [{"name": "iom", "cap": 5}]}}
+    changed = apply_setting(rc, {"country.providers.iom.cap": 7})
+    assert changed["country"]["providers"][0]["cap"] == 7
     assert get_dotted(rc, "country.providers.0.cap") == 5
     assert rc["country"]["providers"][0]["cap"] == 5  # the input is not changed
     with pytest.raises(ConfigError, match="model.scal"):
@@ -66,7 +70,8 @@ def test_jobs_use_common_seeds_across_settings_and_scenarios():
         (0, "status_quo"), (0, "abrupt_exit"), (1, "status_quo"), (1, "abrupt_exit")]
     assert jobs[0]["model.timely_months"] is None  # not set by setting 0
     assert jobs[0]["config"]["model"]["timely_months"] == 3  # the default stays
-    assert jobs[9]["config"]["model"]["scale"] == 50 and jobs[9]["config"]["model"]["timely_months"] == 4
+    assert jobs[9]["config"]["model"]["scale"] == 50
+    assert jobs[9]["config"]["model"]["timely_months"] == 4
     assert jobs[9]["config"]["scenario"]["name"] == "abrupt_exit"
 
 
@@ -78,7 +83,8 @@ def test_sweep_writes_runs_summary_and_figures(tmp_path):
     assert path == out and failed == 0
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 3 * 2 * 4
-    assert list(runs.columns[:6]) == ["job", "setting", "model.scale", "scenario", "replication", "seed"]
+    assert list(runs.columns[:6]) == [
+        "job", "setting", "model.scale", "scenario", "replication", "seed"]
     # common random numbers: within a replication, settings differ by the exact model effect
     sq = runs[runs["scenario"] == "status_quo"].pivot(index="replication", columns="model.scale",
                                                       values="coverage")
@@ -134,7 +140,8 @@ def test_handover_sweep_end_to_end_with_the_simulator(tmp_path, capsys):
     from experiments.jobs import run_job
 
     out = tmp_path / "sw"
-    args = ["sweep", "model.horizon_months=36", "model.scale=50", "grid={model.timely_months:[2,4]}",
+    args = ["sweep", "model.horizon_months=36", "model.scale=50",
+            "grid={model.timely_months:[2,4]}",
             "scenarios=[status_quo,abrupt_exit]", "replications=2", "seed=3", f"output_dir={out}"]
     assert main(args) == 0
     assert "results in" in capsys.readouterr().out
