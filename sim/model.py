@@ -40,6 +40,9 @@ SEG = {s: i for i, s in enumerate(SEGMENTS)}
 AREA_SEG = np.array([SEG[a] for a in AREAS])
 AREA_DIM = np.array([DIMENSIONS.index(AREA_DIMENSION[a]) for a in AREAS])
 OPEN_STATES = (Episode.LATENT, Episode.WAITING, Episode.INTERRUPTED)
+#: Lookup tables by episode code (faster than np.isin on large int8 arrays).
+IS_OPEN = np.isin(np.arange(len(Episode)), OPEN_STATES)
+IS_OPEN_OR_SERVED = IS_OPEN | (np.arange(len(Episode)) == Episode.IN_SERVICE)
 KIND_NAMES = ("external_implementer", "national_agency", "local_office", "sector_service", "local_ngo")
 
 
@@ -73,7 +76,13 @@ class HandoverModel(mesa.Model):
         c = params.country
         self.scale = params.model.scale
         self.system = NationalSystem(c.system)
-        self.population = Population(int(c.arrivals.monthly_mean / self.scale * 60) + 16)
+        expected = c.arrivals.monthly_mean / self.scale * params.model.horizon_months
+        self.population = Population(int(expected * 1.1) + 16)
+        # Rows of active returnees, ascending; every phase works on these rows only.
+        self._act = np.empty(0, dtype=np.int64)
+        self._known_n = 0
+        self._n_closed = 0
+        self._n_remigrated = 0
         self.providers = [Provider(self, spec, i) for i, spec in enumerate(c.providers)]
         funding = self.streams.funding
         self.donors = {f.name: Donor(self, f, funding.random(64)) for f in c.funders if f.kind == "donor"}
@@ -106,6 +115,7 @@ class HandoverModel(mesa.Model):
         """Advance one month, in the documented order."""
         t = self.month
         self.extra_arrivals = []
+        self._track_new_rows()
         self.scenario.apply(self, t)  # 1
         budgets = self.allocate_funds(t)  # 2
         self.adjust_capacity(t, budgets)  # 3
@@ -117,6 +127,14 @@ class HandoverModel(mesa.Model):
         self.update_system(t)  # 9
         self.record(t)  # 10
         self.month += 1
+
+    def _track_new_rows(self) -> list[np.ndarray]:
+        """Add rows appended to the population since the last call to the active rows."""
+        n = self.population.n
+        new = np.arange(self._known_n, n)
+        self._known_n = n
+        self._act = np.concatenate([self._act, new])
+        return new
 
     # 2 ---------------------------------------------------------------------------
     def mean_handed_share(self) -> float:
@@ -155,11 +173,13 @@ class HandoverModel(mesa.Model):
             p.adjust_capacity(budgets[p.spec.name])
         load = self._caseloads()
         pop = self.population
+        act = self._act
         for p in self.providers:
             excess = load[p.index] - p.capacity
             if excess <= 0:
                 continue
-            rows, areas = np.nonzero((pop.view("ep") == Episode.IN_SERVICE) & (pop.view("ep_provider") == p.index))
+            r, areas = np.nonzero((pop.ep[act] == Episode.IN_SERVICE) & (pop.ep_provider[act] == p.index))
+            rows = act[r]
             # Newest cases go first (fewest months served; ties by row order).
             order = np.lexsort((-rows, pop.ep_months[rows, areas]))[:excess]
             self._interrupt(t, rows[order], areas[order])
@@ -180,7 +200,7 @@ class HandoverModel(mesa.Model):
         for persons, mix in self.extra_arrivals:
             k = int(self.streams.shocks.poisson(persons / self.scale))
             rows.append(self.population.add(draw_arrivals(c, t, k, self.streams.shocks, self.streams.shocks, mix)))
-        new = np.concatenate(rows)
+        new = self._track_new_rows()
         self._arrived_month = len(new)
         if self.trust_gov_factor != 1.0:
             self.population.trust_gov[new] *= self.trust_gov_factor
@@ -213,19 +233,20 @@ class HandoverModel(mesa.Model):
         """Latent needs (and interrupted cases not transferred) turn into requests for help."""
         pop = self.population
         beh = self.params.country.returnees
-        ep = pop.view("ep")
-        active = pop.view("status") == Status.ACTIVE
-        want = active[:, None] & ((ep == Episode.LATENT) | ((ep == Episode.INTERRUPTED) & ~pop.view("ep_transfer")))
-        rows, areas = np.nonzero(want)
+        act = self._act
+        ep = pop.ep[act]
+        want = (ep == Episode.LATENT) | ((ep == Episode.INTERRUPTED) & ~pop.ep_transfer[act])
+        r, areas = np.nonzero(want)
+        rows = act[r]
         national = self._channel_national(rows, areas)
         trust = np.where(national, pop.trust_gov[rows], pop.trust_ext[rows])
         reg = np.where(pop.registered[rows], 1.0, beh.unregistered_factor)
         seeks = self.streams.behaviour.random(len(rows)) < beh.help_seeking * reg * trust
         # Requests waiting longer than the returnee's patience are given up (back to latent).
-        waiting = active[:, None] & (ep == Episode.WAITING) & (t - pop.view("ep_wait_since") >= beh.patience_months)
-        ep[waiting] = Episode.LATENT
-        pop.view("ep_wait_since")[waiting] = -1
-        latent = seeks & (ep[rows, areas] == Episode.LATENT)
+        gr, ga = np.nonzero((ep == Episode.WAITING) & (t - pop.ep_wait_since[act] >= beh.patience_months))
+        pop.ep[act[gr], ga] = Episode.LATENT
+        pop.ep_wait_since[act[gr], ga] = -1
+        latent = seeks & (ep[r, areas] == Episode.LATENT)
         pop.ep[rows[latent], areas[latent]] = Episode.WAITING
         pop.ep_wait_since[rows[latent], areas[latent]] = t
         # Interrupted cases re-sought this month are matched this month only.
@@ -235,11 +256,11 @@ class HandoverModel(mesa.Model):
     def match_episodes(self, t: int) -> None:
         """Match requests to providers with free capacity, oldest requests first."""
         pop = self.population
-        ep = pop.view("ep")
-        active = pop.view("status") == Status.ACTIVE
-        cand = active[:, None] & ((ep == Episode.WAITING) | ((ep == Episode.INTERRUPTED) & pop.view("ep_transfer")))
-        rows, areas = np.nonzero(cand)
-        rows = np.concatenate([rows, self._reseeking[0]])
+        act = self._act
+        ep = pop.ep[act]
+        cand = (ep == Episode.WAITING) | ((ep == Episode.INTERRUPTED) & pop.ep_transfer[act])
+        r, areas = np.nonzero(cand)
+        rows = np.concatenate([act[r], self._reseeking[0]])
         areas = np.concatenate([areas, self._reseeking[1]])
         if len(rows) == 0:
             return
@@ -303,7 +324,7 @@ class HandoverModel(mesa.Model):
         """Served episodes raise scores; context and unmet needs move them; completions close."""
         pop = self.population
         beh = self.params.country.returnees
-        act = np.flatnonzero(pop.view("status") == Status.ACTIVE)
+        act = self._act
         ep = pop.ep[act]
         score = pop.score[act]
         rows, areas = np.nonzero(ep == Episode.IN_SERVICE)
@@ -312,7 +333,7 @@ class HandoverModel(mesa.Model):
             quality = np.array([p.quality for p in self.providers])[prov]
             gain = beh.service_gain * quality * np.where(pop.ep_referral[act[rows], areas], beh.referral_factor, 1.0)
             np.add.at(score, (rows, AREA_DIM[areas]), gain.astype(np.float32))
-        unmet = np.isin(ep, OPEN_STATES)
+        unmet = IS_OPEN[ep]
         unmet_dim = np.zeros((len(act), len(DIMENSIONS)), dtype=bool)
         for a in range(N_AREAS):
             unmet_dim[:, AREA_DIM[a]] |= unmet[:, a]
@@ -344,7 +365,7 @@ class HandoverModel(mesa.Model):
         pop = self.population
         m = self.params.model
         beh = self.params.country.returnees
-        act = np.flatnonzero(pop.view("status") == Status.ACTIVE)
+        act = self._act
         ep = pop.ep[act]
         # Drops: interrupted and not picked up within the tolerance.
         since = pop.ep_interrupted[act]
@@ -357,11 +378,11 @@ class HandoverModel(mesa.Model):
             pop.ep_interrupted[rows, a] = -1
             pop.ep_transfer[rows, a] = False
             pop.ep_wait_since[rows, a] = -1
+            ep[r, a] = Episode.LATENT
         self._dropped_month = len(r)
         self.dropped_total += len(r)
         # Re-migration.
-        ep = pop.ep[act]
-        n_unmet = np.isin(ep, OPEN_STATES).sum(axis=1)
+        n_unmet = IS_OPEN[ep].sum(axis=1)
         composite = pop.score[act].mean(axis=1)
         following = pop.follow_until[act] >= t
         fu_quality = np.where(pop.follow_national[act], self._national_productivity(),
@@ -372,17 +393,22 @@ class HandoverModel(mesa.Model):
         leaves = self.streams.outcomes.random(len(act)) < 1 - np.exp(-hazard)
         self._end_files(act[leaves], t, Status.REMIGRATED)
         # Closure: monitoring over, or nothing open and follow-up finished.
-        still = act[~leaves]
-        ep = pop.ep[still]
-        nothing_open = ~np.isin(ep, OPEN_STATES + (Episode.IN_SERVICE,)).any(axis=1)
+        still, ep = act[~leaves], ep[~leaves]
+        nothing_open = ~IS_OPEN_OR_SERVED[ep].any(axis=1)
         aged = t - pop.arrival[still] + 1 >= m.monitoring_months
         finished = nothing_open & (pop.follow_until[still] < t) & (ep == Episode.DONE).any(axis=1)
-        self._end_files(still[aged | finished], t, Status.CLOSED)
+        ends = aged | finished
+        self._end_files(still[ends], t, Status.CLOSED)
+        self._act = still[~ends]
 
     def _end_files(self, rows: np.ndarray, t: int, status: Status) -> None:
         pop = self.population
         pop.status[rows] = status
         pop.exit_month[rows] = t
+        if status == Status.CLOSED:
+            self._n_closed += len(rows)
+        else:
+            self._n_remigrated += len(rows)
         served = pop.ep[rows] == Episode.IN_SERVICE
         pop.ep[rows] = np.where(served, Episode.ENDED, pop.ep[rows])
         pop.ep_provider[rows] = np.where(served, -1, pop.ep_provider[rows])
@@ -390,9 +416,8 @@ class HandoverModel(mesa.Model):
     # 9 ---------------------------------------------------------------------------
     def _caseloads(self) -> np.ndarray:
         pop = self.population
-        prov = pop.view("ep_provider")
-        mask = (pop.view("ep") == Episode.IN_SERVICE) & (prov >= 0)
-        mask &= (pop.view("status") == Status.ACTIVE)[:, None]
+        prov = pop.ep_provider[self._act]
+        mask = (pop.ep[self._act] == Episode.IN_SERVICE) & (prov >= 0)
         return np.bincount(prov[mask], minlength=len(self.providers))
 
     def _national_productivity(self) -> float:
@@ -418,7 +443,7 @@ class HandoverModel(mesa.Model):
         # Trust in government: up when served by national actors, down while left waiting on them.
         pop = self.population
         beh = self.params.country.returnees
-        act = np.flatnonzero(pop.view("status") == Status.ACTIVE)
+        act = self._act
         prov = pop.ep_provider[act]
         nat_idx = np.array([not p.external for p in self.providers])
         served_nat = ((prov >= 0) & nat_idx[np.maximum(prov, 0)]).any(axis=1)
@@ -435,20 +460,22 @@ class HandoverModel(mesa.Model):
         """Append this month's aggregates (people in persons, money in USD)."""
         pop = self.population
         k = self.scale
-        status = pop.view("status")
-        ep = pop.view("ep")
-        active = status == Status.ACTIVE
-        cohort = pop.view("arrival") == t - 12
-        comp = pop.view("score").mean(axis=1)
-        pop.score_12m[: pop.n] = np.where(cohort & (status != Status.REMIGRATED), comp, pop.view("score_12m"))
+        act = self._act
+        ep = pop.ep[act]
+        # Score at 12 months of the cohort that arrived a year ago (rows are in arrival order).
+        arrival = pop.view("arrival")
+        lo, hi = np.searchsorted(arrival, [t - 12, t - 11])
+        cohort = slice(lo, hi)
+        kept = pop.status[cohort] != Status.REMIGRATED
+        pop.score_12m[cohort] = np.where(kept, pop.score[cohort].mean(axis=1), pop.score_12m[cohort])
         row: dict[str, float] = {
             "month": t,
             "arrivals": self._arrived_month * k,
-            "active": int(active.sum()) * k,
-            "closed": int((status == Status.CLOSED).sum()) * k,
-            "remigrated": int((status == Status.REMIGRATED).sum()) * k,
-            "waiting": int(((ep == Episode.WAITING) & active[:, None]).sum()) * k,
-            "unmet_need": int((np.isin(ep, OPEN_STATES) & active[:, None]).sum()) * k,
+            "active": len(act) * k,
+            "closed": self._n_closed * k,
+            "remigrated": self._n_remigrated * k,
+            "waiting": int((ep == Episode.WAITING).sum()) * k,
+            "unmet_need": int(IS_OPEN[ep].sum()) * k,
             "dropped": self._dropped_month * k,
             "donor_spend": sum(p.spend for p in self.providers if p.spec.funder in self.donors) + self._ta_usd,
             "national_spend": sum(p.spend for p in self.providers if p.spec.funder == self.treasury.spec.name),
@@ -457,7 +484,7 @@ class HandoverModel(mesa.Model):
             "national_share": self.mean_handed_share(),
             "readiness": self.readiness,
             "referral_success": self.system.referral_success,
-            "trust_gov": float(pop.trust_gov[: pop.n][active].mean()) if active.any() else np.nan,
+            "trust_gov": float(pop.trust_gov[act].mean()) if len(act) else np.nan,
         }
         load = np.zeros(len(KIND_NAMES))
         cap = np.zeros(len(KIND_NAMES))
