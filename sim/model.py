@@ -46,6 +46,33 @@ IS_OPEN_OR_SERVED = IS_OPEN | (np.arange(len(Episode)) == Episode.IN_SERVICE)
 KIND_NAMES = ("external_implementer", "national_agency", "local_office", "sector_service", "local_ngo")
 
 
+def _rows(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """column[rows] (np.take is several times faster than fancy indexing here)."""
+    return np.take(column, rows, axis=0)
+
+
+def _cells(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero of a (rows, areas) mask, via the much faster flat version."""
+    flat = np.flatnonzero(mask)
+    return flat // N_AREAS, flat % N_AREAS
+
+
+def _row_any(mask: np.ndarray) -> np.ndarray:
+    """mask.any(axis=1) for a (rows, areas) mask, column by column (faster for few columns)."""
+    out = mask[:, 0].copy()
+    for a in range(1, mask.shape[1]):
+        out |= mask[:, a]
+    return out
+
+
+def _row_count(mask: np.ndarray) -> np.ndarray:
+    """mask.sum(axis=1) for a (rows, areas) mask, column by column."""
+    out = mask[:, 0].astype(np.int16)
+    for a in range(1, mask.shape[1]):
+        out += mask[:, a]
+    return out
+
+
 class NoScenario:
     """Nothing handed over, donors as planned: the neutral scenario."""
 
@@ -84,6 +111,7 @@ class HandoverModel(mesa.Model):
         self._n_closed = 0
         self._n_remigrated = 0
         self.providers = [Provider(self, spec, i) for i, spec in enumerate(c.providers)]
+        self._load = np.zeros(len(self.providers), dtype=np.int64)  # episodes in service
         funding = self.streams.funding
         self.donors = {f.name: Donor(self, f, funding.random(64)) for f in c.funders if f.kind == "donor"}
         self.treasury = Treasury(self, c.treasury)
@@ -128,7 +156,7 @@ class HandoverModel(mesa.Model):
         self.record(t)  # 10
         self.month += 1
 
-    def _track_new_rows(self) -> list[np.ndarray]:
+    def _track_new_rows(self) -> np.ndarray:
         """Add rows appended to the population since the last call to the active rows."""
         n = self.population.n
         new = np.arange(self._known_n, n)
@@ -178,7 +206,7 @@ class HandoverModel(mesa.Model):
             excess = load[p.index] - p.capacity
             if excess <= 0:
                 continue
-            r, areas = np.nonzero((pop.ep[act] == Episode.IN_SERVICE) & (pop.ep_provider[act] == p.index))
+            r, areas = _cells((_rows(pop.ep, act) == Episode.IN_SERVICE) & (_rows(pop.ep_provider, act) == p.index))
             rows = act[r]
             # Newest cases go first (fewest months served; ties by row order).
             order = np.lexsort((-rows, pop.ep_months[rows, areas]))[:excess]
@@ -186,6 +214,7 @@ class HandoverModel(mesa.Model):
 
     def _interrupt(self, t: int, rows: np.ndarray, areas: np.ndarray) -> None:
         pop = self.population
+        self._release(pop.ep_provider[rows, areas])
         pop.ep[rows, areas] = Episode.INTERRUPTED
         pop.ep_provider[rows, areas] = -1
         pop.ep_interrupted[rows, areas] = t
@@ -234,16 +263,16 @@ class HandoverModel(mesa.Model):
         pop = self.population
         beh = self.params.country.returnees
         act = self._act
-        ep = pop.ep[act]
-        want = (ep == Episode.LATENT) | ((ep == Episode.INTERRUPTED) & ~pop.ep_transfer[act])
-        r, areas = np.nonzero(want)
+        ep = _rows(pop.ep, act)
+        want = (ep == Episode.LATENT) | ((ep == Episode.INTERRUPTED) & ~_rows(pop.ep_transfer, act))
+        r, areas = _cells(want)
         rows = act[r]
         national = self._channel_national(rows, areas)
         trust = np.where(national, pop.trust_gov[rows], pop.trust_ext[rows])
         reg = np.where(pop.registered[rows], 1.0, beh.unregistered_factor)
         seeks = self.streams.behaviour.random(len(rows)) < beh.help_seeking * reg * trust
         # Requests waiting longer than the returnee's patience are given up (back to latent).
-        gr, ga = np.nonzero((ep == Episode.WAITING) & (t - pop.ep_wait_since[act] >= beh.patience_months))
+        gr, ga = _cells((ep == Episode.WAITING) & (t - _rows(pop.ep_wait_since, act) >= beh.patience_months))
         pop.ep[act[gr], ga] = Episode.LATENT
         pop.ep_wait_since[act[gr], ga] = -1
         latent = seeks & (ep[r, areas] == Episode.LATENT)
@@ -257,9 +286,9 @@ class HandoverModel(mesa.Model):
         """Match requests to providers with free capacity, oldest requests first."""
         pop = self.population
         act = self._act
-        ep = pop.ep[act]
-        cand = (ep == Episode.WAITING) | ((ep == Episode.INTERRUPTED) & pop.ep_transfer[act])
-        r, areas = np.nonzero(cand)
+        ep = _rows(pop.ep, act)
+        cand = (ep == Episode.WAITING) | ((ep == Episode.INTERRUPTED) & _rows(pop.ep_transfer, act))
+        r, areas = _cells(cand)
         rows = np.concatenate([act[r], self._reseeking[0]])
         areas = np.concatenate([areas, self._reseeking[1]])
         if len(rows) == 0:
@@ -275,18 +304,19 @@ class HandoverModel(mesa.Model):
         reached = self.streams.behaviour.random(len(rows)) < p_match
         u = self.streams.behaviour.random(len(rows))  # random order among ties
         since = np.where(transfer, pop.ep_interrupted[rows, areas], pop.ep_wait_since[rows, areas])
-        # Interrupted cases first, then first come first served; ties in random order.
-        order = np.lexsort((u, since, ~transfer))
-        order = order[reached[order]]
+        # Interrupted cases first, then first come first served; ties in random order (u < 1).
+        keep = np.flatnonzero(reached)
+        key = (~transfer[keep]) * 1e7 + since[keep] + u[keep]
+        order = keep[np.argsort(key, kind="stable")]
         rows, areas, national = rows[order], areas[order], national[order]
         taken = np.zeros(len(rows), dtype=bool)
         free = np.array([max(p.capacity - c, 0) for p, c in zip(self.providers, self._caseloads())])
         mod, prof, reg = pop.modality[rows], pop.profile[rows], pop.region[rows]
+        cell = Provider.cell_code(areas, reg, mod, prof, len(self.params.country.regions))
         for p in self.providers:
             if p.funded and free[p.index] > 0:
                 side = ~national if p.external else national
-                ok = side & p.offers[areas] & p.reaches[reg] & p.accepts_modality[mod] & p.accepts_profile[prof]
-                self._assign(t, p, rows, areas, ok & ~taken, free, taken)
+                self._assign(t, p, rows, areas, side & p.serves_cell[cell] & ~taken, free, taken)
         net = self.scenario.safety_net
         if net and t >= net["start"] and (net["until"] is None or t < net["until"]):
             waited = t - np.where(pop.ep_wait_since[rows, areas] >= 0, pop.ep_wait_since[rows, areas], t)
@@ -317,6 +347,7 @@ class HandoverModel(mesa.Model):
         pop.ep_interrupted[r, a] = -1
         pop.ep_transfer[r, a] = False
         free[p.index] -= len(pick)
+        self._load[p.index] += len(pick)
         taken[pick] = True
 
     # 7 ---------------------------------------------------------------------------
@@ -325,9 +356,9 @@ class HandoverModel(mesa.Model):
         pop = self.population
         beh = self.params.country.returnees
         act = self._act
-        ep = pop.ep[act]
-        score = pop.score[act]
-        rows, areas = np.nonzero(ep == Episode.IN_SERVICE)
+        ep = _rows(pop.ep, act)
+        score = _rows(pop.score, act)
+        rows, areas = _cells(ep == Episode.IN_SERVICE)
         if len(rows):
             prov = pop.ep_provider[act[rows], areas]
             quality = np.array([p.quality for p in self.providers])[prov]
@@ -347,6 +378,7 @@ class HandoverModel(mesa.Model):
             pop.ep_months[r, a] += 1
             done = pop.ep_months[r, a] >= pop.ep_duration[r, a]
             rd, ad = r[done], a[done]
+            self._release(pop.ep_provider[rd, ad])
             pop.ep[rd, ad] = Episode.DONE
             pop.ep_provider[rd, ad] = -1
             if len(rd):
@@ -366,11 +398,11 @@ class HandoverModel(mesa.Model):
         m = self.params.model
         beh = self.params.country.returnees
         act = self._act
-        ep = pop.ep[act]
+        ep = _rows(pop.ep, act)
         # Drops: interrupted and not picked up within the tolerance.
-        since = pop.ep_interrupted[act]
+        since = _rows(pop.ep_interrupted, act)
         late = (ep == Episode.INTERRUPTED) & (t - since + 1 >= max(m.gap_tolerance_months, 1))
-        r, a = np.nonzero(late)
+        r, a = _cells(late)
         if len(r):
             rows = act[r]
             pop.ep[rows, a] = Episode.LATENT
@@ -382,8 +414,8 @@ class HandoverModel(mesa.Model):
         self._dropped_month = len(r)
         self.dropped_total += len(r)
         # Re-migration.
-        n_unmet = IS_OPEN[ep].sum(axis=1)
-        composite = pop.score[act].mean(axis=1)
+        n_unmet = _row_count(IS_OPEN[ep])
+        composite = _rows(pop.score, act).mean(axis=1)
         following = pop.follow_until[act] >= t
         fu_quality = np.where(pop.follow_national[act], self._national_productivity(),
                               1.0 if self._eligible_now().any() else 0.0)
@@ -394,9 +426,9 @@ class HandoverModel(mesa.Model):
         self._end_files(act[leaves], t, Status.REMIGRATED)
         # Closure: monitoring over, or nothing open and follow-up finished.
         still, ep = act[~leaves], ep[~leaves]
-        nothing_open = ~IS_OPEN_OR_SERVED[ep].any(axis=1)
+        nothing_open = ~_row_any(IS_OPEN_OR_SERVED[ep])
         aged = t - pop.arrival[still] + 1 >= m.monitoring_months
-        finished = nothing_open & (pop.follow_until[still] < t) & (ep == Episode.DONE).any(axis=1)
+        finished = nothing_open & (pop.follow_until[still] < t) & _row_any(ep == Episode.DONE)
         ends = aged | finished
         self._end_files(still[ends], t, Status.CLOSED)
         self._act = still[~ends]
@@ -410,14 +442,24 @@ class HandoverModel(mesa.Model):
         else:
             self._n_remigrated += len(rows)
         served = pop.ep[rows] == Episode.IN_SERVICE
+        self._release(pop.ep_provider[rows][served])
         pop.ep[rows] = np.where(served, Episode.ENDED, pop.ep[rows])
         pop.ep_provider[rows] = np.where(served, -1, pop.ep_provider[rows])
 
     # 9 ---------------------------------------------------------------------------
     def _caseloads(self) -> np.ndarray:
+        """Episodes in service per provider (kept by counters; see `count_caseloads`)."""
+        return self._load.copy()
+
+    def _release(self, providers: np.ndarray) -> None:
+        """Free one slot of each listed provider (completion, interruption, file closed)."""
+        self._load -= np.bincount(providers, minlength=len(self.providers))
+
+    def count_caseloads(self) -> np.ndarray:
+        """Episodes in service per provider, counted from the arrays (checks the counters)."""
         pop = self.population
-        prov = pop.ep_provider[self._act]
-        mask = (pop.ep[self._act] == Episode.IN_SERVICE) & (prov >= 0)
+        prov = _rows(pop.ep_provider, self._act)
+        mask = (_rows(pop.ep, self._act) == Episode.IN_SERVICE) & (prov >= 0)
         return np.bincount(prov[mask], minlength=len(self.providers))
 
     def _national_productivity(self) -> float:
@@ -444,10 +486,10 @@ class HandoverModel(mesa.Model):
         pop = self.population
         beh = self.params.country.returnees
         act = self._act
-        prov = pop.ep_provider[act]
+        prov = _rows(pop.ep_provider, act)
         nat_idx = np.array([not p.external for p in self.providers])
-        served_nat = ((prov >= 0) & nat_idx[np.maximum(prov, 0)]).any(axis=1)
-        r, a = np.nonzero(pop.ep[act] == Episode.WAITING)
+        served_nat = _row_any((prov >= 0) & nat_idx[np.maximum(prov, 0)])
+        r, a = _cells(_rows(pop.ep, act) == Episode.WAITING)
         waiting_nat = np.zeros(len(act), dtype=bool)
         waiting_nat[r[self._channel_national(act[r], a)]] = True
         trust = pop.trust_gov[act]
@@ -461,7 +503,7 @@ class HandoverModel(mesa.Model):
         pop = self.population
         k = self.scale
         act = self._act
-        ep = pop.ep[act]
+        ep = _rows(pop.ep, act)
         # Score at 12 months of the cohort that arrived a year ago (rows are in arrival order).
         arrival = pop.view("arrival")
         lo, hi = np.searchsorted(arrival, [t - 12, t - 11])

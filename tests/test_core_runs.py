@@ -43,6 +43,8 @@ def test_invariants(scenario):
     for key, value in res.outcomes.items():
         if key.startswith("coverage") and not np.isnan(value):
             assert 0.0 <= value <= 1.0, key
+    # The caseload counters agree with a recount from the arrays.
+    assert np.array_equal(model._caseloads(), model.count_caseloads())
     # An episode is in service exactly when it has a provider (active returnees).
     active = pop.view("status") == Status.ACTIVE
     in_service = pop.view("ep")[active] == Episode.IN_SERVICE
