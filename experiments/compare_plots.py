@@ -113,6 +113,7 @@ def plot_band_lines(
     handover_start: float | None = None,
     cumulative: bool = False,
     scale: float = 1.0,
+    reference: str | None = None,
 ) -> Path:
     """Lines of the mean per scenario with 95 % bands (one axis).
 
@@ -125,6 +126,7 @@ def plot_band_lines(
         handover_start: month of the dashed vertical line, or None.
         cumulative: draw the running sum per run instead of monthly values.
         scale: multiply values (e.g. 100 for percent).
+        reference: scenario drawn in black, thicker and on top, or None.
 
     Returns:
         The PNG path.
@@ -135,13 +137,16 @@ def plot_band_lines(
         data[column] = data.groupby(["scenario", "replication"])[column].cumsum()
     data[column] = data[column] * scale
     b = band(data, column)
-    colours = _colours(scenarios)
+    colours = _colours([n for n in scenarios if n != reference])
+    colours[reference] = (0.0, 0.0, 0.0, 1.0)
     fig, ax = plt.subplots(figsize=(9, 4.8))
     for name in scenarios:
         s = b[b["scenario"] == name]
         if s.empty:
             continue
-        ax.plot(s["month"], s["mean"], color=colours[name], lw=1.5, label=name)
+        is_ref = name == reference
+        ax.plot(s["month"], s["mean"], color=colours[name], lw=2.2 if is_ref else 1.5,
+                label=f"{name} (reference)" if is_ref else name, zorder=3 if is_ref else 2)
         ax.fill_between(s["month"], s["lo"], s["hi"], color=colours[name], alpha=0.18, lw=0)
     _vline(ax, handover_start)
     ax.set_xlabel("month")
@@ -296,7 +301,7 @@ def draw_all(
     if "month" in has and cov_col:
         drawn["coverage"] = plot_band_lines(
             series, cov_col, out / FIGURES["coverage"][0], "coverage (%)", scenarios,
-            handover_start, scale=100.0,
+            handover_start, scale=100.0, reference=reference,
         )
     if "gap_risk" in comparison:
         drawn["gap_risk"] = plot_gap_risk(comparison, out / FIGURES["gap_risk"][0], gap_threshold)
@@ -313,6 +318,6 @@ def draw_all(
     if "month" in has and drop_col:
         drawn["dropped"] = plot_band_lines(
             series, drop_col, out / FIGURES["dropped"][0], "cumulative dropped cases",
-            scenarios, handover_start, cumulative=True,
+            scenarios, handover_start, cumulative=True, reference=reference,
         )
     return [(FIGURES[k][1], drawn[k], FIGURES[k][2]) for k in FIGURES if k in drawn]
