@@ -3,7 +3,10 @@
 Runs one study of N short runs with `serial`, `processes` (W workers) and `dask`
 (LocalCluster, W workers) and prints runs per minute and parallel efficiency
 (speed-up over serial / W). Wall times include starting the executor (spawning the worker
-processes, starting the cluster), and every study starts from an empty result store.
+processes, starting the cluster), and every study starts from an empty result store. A last
+row runs the dask study on an already running (warmed-up) cluster, as on a real cluster.
+`busy` is the share of worker time spent inside the job function: it separates scheduling
+overhead from CPU contention (the machine's load average is printed before and after).
 
 Usage::
 
@@ -18,6 +21,7 @@ CPU-bound stand-in of similar duration.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -58,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--horizon", type=int, default=48)
+    parser.add_argument("--horizon", type=int, default=72)
     parser.add_argument("--scale", type=int, default=50)
     parser.add_argument("--steps", type=int, default=15000, help="toy run length")
     parser.add_argument("--toy", action="store_true", help="use the CPU-bound stand-in")
@@ -77,7 +81,8 @@ def main() -> None:
         what = f"simulator runs (horizon {args.horizon} months, scale {args.scale})"
     print(f"{len(jobs)} {what}; {args.workers} workers")
 
-    results = {}
+    print(f"load average before: {os.getloadavg()[0]:.2f} (machine has {os.cpu_count()} cores)")
+    rows = []
     tables = {}
     for kind in args.kinds.split(","):
         cfg = {"kind": kind} if kind == "serial" else {"kind": kind, "workers": args.workers}
@@ -85,22 +90,50 @@ def main() -> None:
             start = time.perf_counter()
             table = run_study(jobs, fn, Path(tmp), cfg, label=kind, progress=False)
             wall = time.perf_counter() - start
+            busy = _busy_seconds(Path(tmp), table.attrs["study"]["version"])
         assert table["error"].isna().all(), table["error"].dropna().iloc[0]
-        results[kind] = wall
+        rows.append((kind, 1 if kind == "serial" else args.workers, wall, busy))
         tables[kind] = table
-    base = results.get("serial")
-    print(f"\n{'executor':<10} {'workers':>7} {'wall s':>8} {'runs/min':>9} {'speed-up':>9} {'efficiency':>10}")
-    for kind, wall in results.items():
-        w = 1 if kind == "serial" else args.workers
+    if "dask" in args.kinds.split(","):
+        rows.append(_dask_running_cluster(jobs, fn, args.workers))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    base = next((wall for kind, _, wall, _ in rows if kind == "serial"), None)
+    print(f"\n{'executor':<22} {'workers':>7} {'wall s':>7} {'runs/min':>9} {'speed-up':>9} "
+          f"{'efficiency':>10} {'busy':>6}")
+    for kind, w, wall, busy in rows:
         rate = len(jobs) / wall * 60
-        if base:
-            speed = base / wall
-            print(f"{kind:<10} {w:>7} {wall:>8.1f} {rate:>9.0f} {speed:>9.2f} {speed / w:>9.0%}")
-        else:
-            print(f"{kind:<10} {w:>7} {wall:>8.1f} {rate:>9.0f}")
+        speed = base / wall if base else float("nan")
+        # busy: share of worker time spent inside job functions (scheduling efficiency)
+        print(f"{kind:<22} {w:>7} {wall:>7.1f} {rate:>9.0f} {speed:>9.2f} {speed / w:>10.0%} "
+              f"{busy / (wall * w):>6.0%}")
     ref = next(iter(tables.values()))
     same = all(t.equals(ref) for t in tables.values())
     print(f"\nidentical result tables across executors: {same}")
+
+
+def _busy_seconds(out: Path, version: str) -> float:
+    """Sum of the job run times recorded in a study's store."""
+    from experiments.store import ResultStore
+
+    rows = ResultStore(out / "store", version).load().values()
+    return float(sum(r["seconds"] for r in rows))
+
+
+def _dask_running_cluster(jobs, fn, workers):
+    """The dask study again on an already running LocalCluster (cluster start excluded)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False}) as lc:
+        cfg = {"kind": "dask", "address": lc.scheduler_address}
+        # warm the workers up (imports), as a long-running cluster would be
+        run_study(jobs[:workers], fn, Path(tempfile.mkdtemp()), cfg, progress=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            table = run_study(jobs, fn, Path(tmp), cfg, label="dask-running", progress=False)
+            wall = time.perf_counter() - start
+            busy = _busy_seconds(Path(tmp), table.attrs["study"]["version"])
+    return ("dask (running cluster)", workers, wall, busy)
 
 
 if __name__ == "__main__":
