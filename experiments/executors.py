@@ -31,7 +31,7 @@ KINDS = ("serial", "processes", "dask")
 _KEYS = ("kind", "workers", "address", "chunk_size")
 
 #: Largest automatic chunk: bounds the work lost when a study is killed mid-chunk.
-MAX_AUTO_CHUNK = 32
+MAX_AUTO_CHUNK = 16
 
 
 @dataclass(frozen=True)

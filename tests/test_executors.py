@@ -79,10 +79,10 @@ def test_chunks_cover_every_job_once(n, workers, size):
 
 def test_chunk_sizes():
     assert [len(c) for c in plan_chunks(10, 3, 4)] == [4, 4, 2]
-    sizes = [len(c) for c in plan_chunks(200, 2, None)]
-    assert sizes[0] == 25  # ceil(200 / (4 x 2))
+    sizes = [len(c) for c in plan_chunks(100, 2, None)]
+    assert sizes[:3] == [13, 11, 10]  # ceil(100 / 8), ceil(87 / 8), ceil(76 / 8)
     assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
-    assert max(len(c) for c in plan_chunks(100_000, 2, None)) == 32
+    assert max(len(c) for c in plan_chunks(100_000, 2, None)) == 16
 
 
 # --- executors -----------------------------------------------------------------------------
