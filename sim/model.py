@@ -269,15 +269,18 @@ class HandoverModel(mesa.Model):
         beh = self.params.country.returnees
         act = self._act
         ep = _rows(pop.ep, act)
-        want = (ep == Episode.LATENT) | ((ep == Episode.INTERRUPTED) & ~_rows(pop.ep_transfer, act))
-        r, areas = _cells(want)
+        r, areas = _cells((ep == Episode.LATENT) | (ep == Episode.INTERRUPTED))
         rows = act[r]
+        keep = ~((ep[r, areas] == Episode.INTERRUPTED) & _at(pop.ep_transfer, rows, areas))
+        r, areas, rows = r[keep], areas[keep], rows[keep]
         national = self._channel_national(rows, areas)
         trust = np.where(national, pop.trust_gov[rows], pop.trust_ext[rows])
         reg = np.where(pop.registered[rows], 1.0, beh.unregistered_factor)
         seeks = self.streams.behaviour.random(len(rows)) < beh.help_seeking * reg * trust
         # Requests waiting longer than the returnee's patience are given up (back to latent).
-        gr, ga = _cells((ep == Episode.WAITING) & (t - _rows(pop.ep_wait_since, act) >= beh.patience_months))
+        gr, ga = _cells(ep == Episode.WAITING)
+        late = t - _at(pop.ep_wait_since, act[gr], ga) >= beh.patience_months
+        gr, ga = gr[late], ga[late]
         pop.ep[act[gr], ga] = Episode.LATENT
         pop.ep_wait_since[act[gr], ga] = -1
         latent = seeks & (ep[r, areas] == Episode.LATENT)
@@ -292,8 +295,9 @@ class HandoverModel(mesa.Model):
         pop = self.population
         act = self._act
         ep = _rows(pop.ep, act)
-        cand = (ep == Episode.WAITING) | ((ep == Episode.INTERRUPTED) & _rows(pop.ep_transfer, act))
-        r, areas = _cells(cand)
+        r, areas = _cells((ep == Episode.WAITING) | (ep == Episode.INTERRUPTED))
+        keep = (ep[r, areas] == Episode.WAITING) | _at(pop.ep_transfer, act[r], areas)
+        r, areas = r[keep], areas[keep]
         rows = np.concatenate([act[r], self._reseeking[0]])
         areas = np.concatenate([areas, self._reseeking[1]])
         if len(rows) == 0:
@@ -408,9 +412,9 @@ class HandoverModel(mesa.Model):
         act = self._act
         ep = _rows(pop.ep, act)
         # Drops: interrupted and not picked up within the tolerance.
-        since = _rows(pop.ep_interrupted, act)
-        late = (ep == Episode.INTERRUPTED) & (t - since + 1 >= max(m.gap_tolerance_months, 1))
-        r, a = _cells(late)
+        r, a = _cells(ep == Episode.INTERRUPTED)
+        late = t - _at(pop.ep_interrupted, act[r], a) + 1 >= max(m.gap_tolerance_months, 1)
+        r, a = r[late], a[late]
         if len(r):
             rows = act[r]
             pop.ep[rows, a] = Episode.LATENT
