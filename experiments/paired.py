@@ -185,13 +185,14 @@ def scenario_summary(
 
     Returns:
         DataFrame, one row per scenario (first-appearance order), columns `scenario`,
-        `n`, then `<o>_mean, <o>_lo, <o>_hi` per outcome, then `gap_risk`,
+        `n` (runs with at least one non-missing outcome), then `<o>_mean, <o>_lo, <o>_hi` per outcome, then `gap_risk`,
         `gap_risk_lo`, `gap_risk_hi`, `gap_count` (when `gap_column` is present).
     """
     _check_runs(runs, outcomes)
     rows = []
     for name, grp in runs.groupby("scenario", sort=False):
-        row: dict[str, float | str | int] = {"scenario": name, "n": int(len(grp))}
+        valid = grp[list(outcomes)].notna().any(axis=1) if len(outcomes) else grp["scenario"].notna()
+        row: dict[str, float | str | int] = {"scenario": name, "n": int(valid.sum())}
         for col in outcomes:
             row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = t_interval(grp[col], level)
         if gap_column in grp:

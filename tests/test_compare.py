@@ -302,3 +302,25 @@ def test_abrupt_exit_drops_more_cases_default_profile(tmp_path):
         assert _one_sided_p(runs, "abrupt_exit", other) < 0.01, other
     diffs = paired_differences(runs, ["coverage"], "status_quo", gap_threshold=None)
     assert ((diffs.diff_hi - diffs.diff_lo) < (diffs.unpaired_hi - diffs.unpaired_lo)).all()
+
+
+def failing_toy_job(spec: dict) -> dict:
+    if spec["scenario"] == "abrupt_exit" and spec["replication"] == 1:
+        raise RuntimeError("boom")
+    return toy_job(spec)
+
+
+def test_failed_runs_are_reported_not_fatal(tmp_path):
+    out = tmp_path / "cmp"
+    _, table, failed = run_comparison(
+        ["scenarios=[status_quo,abrupt_exit]", "replications=3", f"output_dir={out}"],
+        job_fn=failing_toy_job,
+    )
+    assert failed == 1
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert runs["error"].notna().sum() == 1
+    row = table.set_index("scenario").loc["abrupt_exit"]
+    ok = runs[(runs.scenario == "abrupt_exit") & runs.error.isna()]
+    assert row["coverage_mean"] == pytest.approx(ok["coverage"].mean())
+    assert row["n"] == 2
+    assert (out / "report.html").is_file()
