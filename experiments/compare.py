@@ -327,13 +327,13 @@ def run_comparison(
 
     figures = draw_all(
         out, cfg.get("model", {}).get("handover_start"), settings["gap_threshold_months"],
-        settings["reference"],
+        settings["reference"], settings["level"],
     )
     seeds = replication_seeds(cfg["seed"], settings["replications"])
     descriptions = {j["scenario"]: j["config"]["scenario"].get("description", "") for j in jobs}
     report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions)
     report.write(out / "report.html")
-    print(format_table(table, settings["reference"]))
+    print(format_table(table, settings["reference"], settings["level"]))
     return out, table, study_failed(runs)
 
 
@@ -360,12 +360,12 @@ def summary_frame(table: pd.DataFrame, reference: str) -> pd.DataFrame:
 
     Args:
         table: comparison table from `comparison_table`.
-        reference: reference scenario (for the column label).
+        reference: reference scenario (marks its row).
 
     Returns:
         DataFrame of strings: rank, scenario, coverage %, gap risk %, dropped cases, and
         the paired differences from the reference in coverage (percentage points) and
-        dropped cases, each with its 95 % CI.
+        dropped cases, each with its confidence interval.
     """
     rows = []
     for _, row in table.sort_values("rank").iterrows():
@@ -384,10 +384,10 @@ def summary_frame(table: pd.DataFrame, reference: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def format_table(table: pd.DataFrame, reference: str) -> str:
+def format_table(table: pd.DataFrame, reference: str, level: float = 0.95) -> str:
     """The comparison as fixed-width text for the terminal (with a legend line)."""
     body = summary_frame(table, reference).to_string(index=False)
-    return (f"{body}\nmeans [95 % CI] over replications; Δ = paired difference from "
+    return (f"{body}\nmeans [{level * 100:g} % CI] over replications; Δ = paired difference from "
             f"{reference} (same seeds)")
 
 
@@ -417,6 +417,7 @@ def build_report(
     from experiments.report import Report
 
     ref = settings["reference"]
+    pct = f"{settings['level'] * 100:g} %"
     country = cfg.get("country", {}).get("name", "?")
     model = cfg.get("model", {})
     rep = Report(
@@ -433,7 +434,7 @@ def build_report(
         "the same seed, so all scenarios saw the same returnees arrive (common random "
         "numbers); differences from the reference scenario "
         f"'{ref}' are therefore paired, replication by replication.\n\n"
-        "Numbers in brackets are 95 % confidence intervals: t-intervals over replications "
+        f"Numbers in brackets are {pct} confidence intervals: t-intervals over replications "
         "for means; Wilson score intervals for gap risk (the share of replications with at "
         f"least {settings['gap_threshold_months']:g} gap months, i.e. months where rolling "
         "coverage fell more than the tolerated fraction below its pre-handover baseline). "
@@ -451,8 +452,8 @@ def build_report(
     rep.add_table(
         "Summary",
         summary_frame(table, ref),
-        caption="Means with 95 % CIs; coverage and gap risk in %; Δ = paired difference "
-        f"from {ref} (coverage in percentage points) with its 95 % CI.",
+        caption=f"Means with {pct} CIs; coverage and gap risk in %; Δ = paired difference "
+        f"from {ref} (coverage in percentage points) with its {pct} CI.",
     )
     for heading, path, caption in figures:
         rep.add_figure(heading, path, caption)
@@ -462,13 +463,13 @@ def build_report(
         f"Paired differences against {ref}",
         key.reset_index(drop=True),
         caption="diff = mean of (scenario − reference) over matched replications with its "
-        "paired 95 % t-interval and two-sided paired t-test p-value; unpaired_lo/hi = Welch "
+        f"paired {pct} t-interval and two-sided paired t-test p-value; unpaired_lo/hi = Welch "
         "interval ignoring the pairing. Full table: paired_differences.csv.",
         float_digits=4,
     )
     rep.add_table(
         "All outcomes (comparison.csv)", table,
-        caption="<outcome>_mean/_lo/_hi: mean and 95 % t-interval over replications.",
+        caption=f"<outcome>_mean/_lo/_hi: mean and {pct} t-interval over replications.",
         float_digits=4,
     )
     rep.add_config({k: v for k, v in cfg.items()})

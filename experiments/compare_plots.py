@@ -24,26 +24,26 @@ from scipy import stats  # noqa: E402
 
 from experiments.report import publish  # noqa: E402
 
-#: (file name, heading, caption) of each figure, in report order.
+#: (file name, heading, caption template; {pct} = confidence level) of each figure.
 FIGURES = {
     "coverage": (
         "coverage_over_time.png",
         "Coverage over time",
         "Coverage by month in which need episodes open (share served within the timely "
         "window; 3-month rolling mean when the simulator provides it, as used for gap "
-        "months), mean over replications with 95 % t-interval bands. Dashed line: start "
+        "months), mean over replications with {pct} t-interval bands. Dashed line: start "
         "of the handover window.",
     ),
     "gap_risk": (
         "gap_risk.png",
         "Gap risk",
         "Share of replications with a coverage gap of at least the threshold number of "
-        "months, with 95 % Wilson intervals.",
+        "months, with {pct} Wilson intervals.",
     ),
     "differences": (
         "paired_differences.png",
         "Differences against the reference",
-        "Mean difference from the reference scenario. Thick bar: paired 95 % interval "
+        "Mean difference from the reference scenario. Thick bar: paired {pct} interval "
         "(same seeds); thin bar: unpaired Welch interval, for contrast.",
     ),
     "spend": (
@@ -55,7 +55,7 @@ FIGURES = {
         "dropped_cases_over_time.png",
         "Dropped cases over time",
         "Cumulative dropped cases (open cases interrupted and not picked up in time), mean "
-        "over replications with 95 % t-interval bands.",
+        "over replications with {pct} t-interval bands.",
     ),
 }
 
@@ -114,8 +114,9 @@ def plot_band_lines(
     cumulative: bool = False,
     scale: float = 1.0,
     reference: str | None = None,
+    level: float = 0.95,
 ) -> Path:
-    """Lines of the mean per scenario with 95 % bands (one axis).
+    """Lines of the mean per scenario with confidence bands (one axis).
 
     Args:
         series: long monthly table.
@@ -127,6 +128,7 @@ def plot_band_lines(
         cumulative: draw the running sum per run instead of monthly values.
         scale: multiply values (e.g. 100 for percent).
         reference: scenario drawn in black, thicker and on top, or None.
+        level: confidence level of the bands.
 
     Returns:
         The PNG path.
@@ -136,7 +138,7 @@ def plot_band_lines(
     if cumulative:
         data[column] = data.groupby(["scenario", "replication"])[column].cumsum()
     data[column] = data[column] * scale
-    b = band(data, column)
+    b = band(data, column, level)
     colours = _colours([n for n in scenarios if n != reference])
     colours[reference] = (0.0, 0.0, 0.0, 1.0)
     fig, ax = plt.subplots(figsize=(9, 4.8))
@@ -277,6 +279,7 @@ def draw_all(
     handover_start: float | None = None,
     gap_threshold: float | None = None,
     reference: str | None = None,
+    level: float = 0.95,
 ) -> list[tuple[str, Path, str]]:
     """Draw every figure the saved files support.
 
@@ -286,6 +289,8 @@ def draw_all(
         handover_start: month the handover window starts (dashed lines), or None.
         gap_threshold: gap threshold in months (axis label), or None.
         reference: reference scenario name (difference titles), or None.
+        level: confidence level of the bands (intervals in the tables are computed
+            by experiments.paired at the same level).
 
     Returns:
         (heading, png path, caption) per figure drawn, in report order.
@@ -301,7 +306,7 @@ def draw_all(
     if "month" in has and cov_col:
         drawn["coverage"] = plot_band_lines(
             series, cov_col, out / FIGURES["coverage"][0], "coverage (%)", scenarios,
-            handover_start, scale=100.0, reference=reference,
+            handover_start, scale=100.0, reference=reference, level=level,
         )
     if "gap_risk" in comparison:
         drawn["gap_risk"] = plot_gap_risk(comparison, out / FIGURES["gap_risk"][0], gap_threshold)
@@ -318,6 +323,7 @@ def draw_all(
     if "month" in has and drop_col:
         drawn["dropped"] = plot_band_lines(
             series, drop_col, out / FIGURES["dropped"][0], "cumulative dropped cases",
-            scenarios, handover_start, cumulative=True, reference=reference,
+            scenarios, handover_start, cumulative=True, reference=reference, level=level,
         )
-    return [(FIGURES[k][1], drawn[k], FIGURES[k][2]) for k in FIGURES if k in drawn]
+    pct = f"{level * 100:g} %"
+    return [(FIGURES[k][1], drawn[k], FIGURES[k][2].format(pct=pct)) for k in FIGURES if k in drawn]
