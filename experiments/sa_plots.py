@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from experiments.report import publish  # noqa: E402
+
 
 #: factors labelled in the mu*-sigma plot / drawn in the convergence plot
 LABELLED = 10
@@ -31,7 +33,7 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        publish(tmp, path)  # normal permissions, then os.replace
     finally:
         plt.close(fig)
         if os.path.exists(tmp):

@@ -41,6 +41,7 @@ import pandas as pd
 
 from experiments import sa_core
 from experiments.config import ConfigError, compose, run_config
+from experiments.report import publish
 from experiments.sa_space import Space, apply_row, check_paths, load_space, problem_from
 
 #: keys of configs/sensitivity.yaml this command reads (besides the run config keys)
@@ -223,7 +224,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        os.replace(tmp, path)
+        publish(tmp, path)  # normal permissions, then os.replace
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

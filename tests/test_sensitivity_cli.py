@@ -149,3 +149,17 @@ def test_simulator_grouped_sobol_on_default_space(tmp_path):
     assert len(runs) == 4 * (5 + 2) * 2 and runs["error"].isna().all()
     # common random numbers: both replications' seeds are shared by every point
     assert runs.groupby("replication")["seed"].nunique().tolist() == [1, 1]
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "perm"
+    assert run_sensitivity([*TINY, "n=2", "replications=1", f"output_dir={out}"],
+                           job_fn=toy_job) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("indices.csv", "manifest.json", "fig_indices_coverage.png"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~mask, name
+    assert not list(out.glob(".tmp-*"))
