@@ -63,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--horizon", type=int, default=72)
+    parser.add_argument("--horizon", type=int, default=120)
     parser.add_argument("--scale", type=int, default=50)
     parser.add_argument("--steps", type=int, default=15000, help="toy run length")
     parser.add_argument("--toy", action="store_true", help="use the CPU-bound stand-in")
