@@ -75,7 +75,8 @@ def main() -> int:
           f"executor={args.executor} x {args.workers if args.executor != 'serial' else 1}, "
           f"cores visible={os.cpu_count()}")
     print(f"  runs                 {runs}")
-    print(f"  wall time            {wall:.1f} s (of which model runs {manifest['eval_seconds']:.1f} s)")
+    print(f"  wall time            {wall:.1f} s "
+          f"(of which model runs {manifest['eval_seconds']:.1f} s)")
     print(f"  runs per second      {rate:.2f} overall, {eval_rate:.2f} while running the model")
     print(f"  projected N={args.full_n}, D={args.full_d} ({full_runs} runs): "
           f"{projected / 60:.1f} min  (target <= 60 min: "

@@ -10,7 +10,7 @@ File format (one mapping per factor; `dist` defaults to `unif`, `group` to the n
     description: one line
     factors:
       - name: country.returnees.trust_gov        # dotted path (set_dotted)
-        dist: unif                               # unif | logunif | triang | norm | truncnorm | lognorm
+        dist: unif                               # unif logunif triang norm truncnorm lognorm
         bounds: [0.2, 0.8]                       # unif, logunif, triang, truncnorm
         group: returnees
       - name: scenario.taper_months
@@ -178,7 +178,9 @@ def parse_space(data: Any, source: str = "<space>", name: str = "space") -> Spac
         )
     if not data["factors"]:
         raise ConfigError(f"{source}: factors: the list is empty")
-    factors = [_parse_factor(item, f"{source}: factors[{i}]") for i, item in enumerate(data["factors"])]
+    factors = [
+        _parse_factor(item, f"{source}: factors[{i}]") for i, item in enumerate(data["factors"])
+    ]
     seen: set[str] = set()
     for i, f in enumerate(factors):
         if f.name in seen:
@@ -325,7 +327,8 @@ def get_dotted(config: dict[str, Any], path: str) -> Any:
             elif part in names:
                 node = node[names.index(part)]
             else:
-                raise ConfigError(f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}")
+                allowed = ", ".join(map(str, names))
+                raise ConfigError(f"{path}: no item '{part}'; allowed: {allowed}")
         else:
             allowed = ", ".join(map(str, node)) if isinstance(node, dict) else "(a value)"
             raise ConfigError(f"{path}: no key '{part}' here; allowed: {allowed}")

@@ -394,8 +394,10 @@ def make_runner(
                           progress=len(specs) > 1)
         failed = study_failed(table)
         if failed:
-            raise StudyFailed(f"{failed} of {len(table)} runs failed (see {output_dir}/runs.parquet); "
-                              "fix the cause and re-run the same command to resume")
+            raise StudyFailed(
+                f"{failed} of {len(table)} runs failed (see {output_dir}/runs.parquet); "
+                "fix the cause and re-run the same command to resume"
+            )
         meta = {"job", "error", *(k for k in specs[0] if k != "config")}
         return table[[c for c in table.columns if c not in meta]].to_dict("records")
 
