@@ -199,3 +199,21 @@ def test_evaluate_averages_replications():
     X = np.arange(6, dtype=float).reshape(3, 2)
     Y = sa_core.evaluate(lambda X, seed: X[:, 0] + seed, X, seeds=[1, 3])
     assert Y.tolist() == [[2.0], [4.0], [6.0]]
+
+
+def test_second_order_index_of_a_product_term():
+    """f = a + b + a*b on U(-1, 1)^3: Var = 1/3 + 1/3 + 1/9, so S1 = 3/7, S2(a, b) = 1/7."""
+    problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[-1, 1]] * 3}
+
+    def f(X):
+        return X[:, 0] + X[:, 1] + X[:, 0] * X[:, 1]
+
+    r = sa_core.run_sa(f, problem, "sobol", 2**12, seed=1, second_order=True)
+    assert len(r.design.X) == 2**12 * (2 * 3 + 2)
+    s2 = r.indices[r.indices["index"] == "S2"].set_index(["factor", "factor2"])
+    assert list(s2.index) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert s2.loc[("a", "b"), "value"] == pytest.approx(1 / 7, abs=0.03)
+    assert abs(s2.loc[("a", "b"), "value"] - 1 / 7) <= s2.loc[("a", "b"), "conf"]
+    assert abs(s2.loc[("a", "c"), "value"]) < 0.01
+    s1 = _values(r.indices, "S1")["value"]
+    assert s1["a"] == pytest.approx(3 / 7, abs=0.03) and s1["c"] == 0.0
