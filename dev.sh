@@ -39,7 +39,7 @@ setup() {
 cmd="${1:-main}"; shift || true
 case "$cmd" in
   setup) setup ;;
-  main)  setup; exec .venv/bin/handover compare replications=5 model.scale=20 executor=processes executor.workers=2 "$@" ;;
+  main)  setup; exec .venv/bin/handover compare replications=5 executor=processes executor.workers=2 "$@" ;;
   test)  setup; exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: ./dev.sh main|test|setup [args...]" >&2; exit 2 ;;
 esac

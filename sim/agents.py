@@ -125,14 +125,17 @@ class Donor(mesa.Agent):
 class Treasury(mesa.Agent):
     """The national treasury: allocation follows political will, ownership and fiscal space.
 
-    desired = budget x political_will x (1 + responsiveness x ownership)
-              + takeover x political_will x (donor budget handed over)
-    allocation moves toward fiscal_space x desired with the disbursement lag.
+    own    = fiscal_space x budget x political_will x (1 + responsiveness x ownership)
+    taken  = takeover x (donor budget handed over) x political_will / initial political will
+    target = multiplier x (own + taken); the allocation moves toward it with the
+    disbursement lag. With takeover 1 at the initial political will, every donor dollar
+    handed over is replaced by a national dollar; less will, less replacement.
     """
 
-    def __init__(self, model: HandoverModel, spec: FunderSpec):
+    def __init__(self, model: HandoverModel, spec: FunderSpec, initial_political_will: float):
         super().__init__(model)
         self.spec = spec
+        self.initial_political_will = max(initial_political_will, 1e-9)
         self.allocation = None
         self.multiplier = 1.0  # shocks (competing priorities) set this
 
@@ -140,9 +143,9 @@ class Treasury(mesa.Agent):
                  takeover: float) -> float:
         """This month's national allocation in USD (step 2)."""
         s = self.spec
-        desired = s.monthly_budget * political_will * (1 + s.budget_responsiveness * ownership)
-        desired += takeover * political_will * handed_over_usd
-        target = max(0.0, desired * s.fiscal_space * self.multiplier)
+        own = s.fiscal_space * s.monthly_budget * political_will * (1 + s.budget_responsiveness * ownership)
+        taken = takeover * handed_over_usd * political_will / self.initial_political_will
+        target = max(0.0, (own + taken) * self.multiplier)
         if self.allocation is None:
             self.allocation = target
         else:

@@ -119,7 +119,7 @@ class HandoverModel(mesa.Model):
         self._load = np.zeros(len(self.providers), dtype=np.int64)  # episodes in service
         funding = self.streams.funding
         self.donors = {f.name: Donor(self, f, funding.random(64)) for f in c.funders if f.kind == "donor"}
-        self.treasury = Treasury(self, c.treasury)
+        self.treasury = Treasury(self, c.treasury, c.system.initial["political_will"])
         self.office = np.array([r.office for r in c.regions])
         self.labour = np.array([r.labour for r in c.regions])
         # Scenario-controlled state (step 1).

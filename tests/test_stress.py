@@ -173,7 +173,7 @@ def test_stress_end_to_end_tables_match_runs_and_resume(tmp_path, capsys):
     futures = pd.read_csv(out / "futures.csv")
     assert len(runs) == 160 and runs["error"].isna().all()
     tidy = tidy_outcomes(runs.drop(columns=futures.columns.drop("future")))
-    th = Thresholds(0.6, "gap_risk", 0.2)
+    th = Thresholds(**compose("stress", SMALL)["thresholds"])  # the thresholds the command used
     expect = summarize(tidy, th, ["coverage", "gap_risk", "gap_months"])
     robust = pd.read_csv(out / "robustness.csv", index_col="scenario")
     pd.testing.assert_frame_equal(
@@ -210,7 +210,7 @@ def test_stress_end_to_end_tables_match_runs_and_resume(tmp_path, capsys):
 
 
 def test_analyse_is_pure_and_respects_thresholds():
-    cfg = compose("stress", SMALL)
+    cfg = compose("stress", [*SMALL, "thresholds.coverage_target=0.6"])
     settings = parse_settings(cfg)
     space = space_from(cfg["stress"])
     futures = sample_futures(space, 6, 3)
@@ -248,7 +248,8 @@ def test_stress_with_the_simulator(tmp_path):
     # common random numbers: one seed for every scenario and future
     assert runs["seed"].nunique() == 1
     tidy = tidy_outcomes(runs.drop(columns=["cut_size", "political_will", "fiscal_space"]))
-    expect = summarize(tidy, Thresholds(), ["coverage", "gap_risk", "gap_months"])
+    th = Thresholds(**compose("stress", args[:-1])["thresholds"])
+    expect = summarize(tidy, th, ["coverage", "gap_risk", "gap_months"])
     robust = pd.read_csv(out / "robustness.csv", index_col="scenario")
     pd.testing.assert_frame_equal(robust.sort_index(), expect.sort_index(), check_dtype=False,
                                   rtol=1e-12)
