@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from experiments.config import ConfigError, compose, run_config
 from experiments.outputs import manifest, resolve_output_dir, staged_output_dir, write_json
 from experiments.plots import plot_run
@@ -75,7 +77,7 @@ def main(overrides: list[str]) -> int:
         write_json(out / "outcomes.json", result.outcomes)
         result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
         write_json(out / "manifest.json", manifest(cfg, seed, "run"))
-        plot_run(result.timeseries, out / "run.png",
+        plot_run(pd.read_parquet(out / "timeseries.parquet"), out / "run.png",  # drawn from the file
                  f"{config['country']['name']} / {config['scenario']['name']} / seed {seed}",
                  handover_start=m["handover_start"])
     print(summary_table(result.outcomes))
