@@ -425,6 +425,10 @@ def run_sweep(
     overrides = list(overrides)
     cfg = compose("sweep", overrides)
     plan = parse_plan(cfg)
+    keys = {o.lstrip("+~").partition("=")[0] for o in overrides}
+    if "scenario" in keys and cfg.get("scenarios") is not None:
+        raise ConfigError("scenario, scenarios: give one scenario=<name> or a list "
+                          "scenarios=[a,b], not both")
     executor = cfg.get("executor")
     parse_executor(executor)
     jobs = build_jobs(overrides, plan)

@@ -129,6 +129,8 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()
     assert main(["sweep", "executor=processes", "executor.address=tcp://x:1",
                  f"output_dir={out}"]) == 2
+    assert main(["sweep", "scenario=abrupt_exit", "scenarios=[status_quo]",
+                 f"output_dir={out}"]) == 2
     assert not out.exists()
 
 
