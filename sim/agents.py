@@ -16,6 +16,9 @@ import numpy as np
 from sim.domain import AREAS, DIMENSIONS, MODALITIES, PROFILES, Episode, Status
 from sim.params import FunderSpec, ProviderSpec
 
+#: Provider kinds whose capacity follows the public-services building block.
+PUBLIC_KINDS = ("national_agency", "local_office", "sector_service")
+
 if TYPE_CHECKING:
     from sim.model import HandoverModel
 
@@ -37,6 +40,8 @@ class Provider(mesa.Agent):
         regions = [r.name for r in model.params.country.regions]
         self.offers = np.array([a in spec.areas for a in AREAS])
         self.by_referral = np.array([spec.areas.get(a) == "referral" for a in AREAS])
+        q = spec.quality
+        self.nominal_quality = np.array([(q.get(a, 0.0) if isinstance(q, dict) else q) for a in AREAS])
         self.reaches = np.array([r in spec.regions for r in regions])
         self.accepts_modality = np.array([m in spec.modalities for m in MODALITIES])
         self.accepts_profile = np.array([p in spec.profiles for p in PROFILES])
@@ -66,11 +71,12 @@ class Provider(mesa.Agent):
         return self.budget > 0 and not self.closed
 
     @property
-    def quality(self) -> float:
-        """Effective service quality (0-1): learning providers grow into their nominal quality."""
+    def quality(self) -> np.ndarray:
+        """Effective service quality per area (0-1): learning providers grow into their
+        nominal quality."""
         if not self.spec.learning:
-            return self.spec.quality
-        return self.spec.quality * (0.5 + 0.5 * self.productivity)
+            return self.nominal_quality
+        return self.nominal_quality * (0.5 + 0.5 * self.productivity)
 
     def adjust_capacity(self, budget: float) -> None:
         """Set this month's budget, staff, spend and capacity (step 3 of the model)."""
@@ -87,6 +93,8 @@ class Provider(mesa.Agent):
                 1 - self.model.params.country.system.min_productivity
             ) * (1 - 0.5 ** (self.experience / half))
         people = self.staff * self.spec.cases_per_staff * self.productivity
+        if self.spec.kind in PUBLIC_KINDS:  # public providers grow with public services
+            people *= self.model.system.capacity_factor
         self.capacity = int(math.floor(people / self.model.params.model.scale + 1e-9))
 
     def learn(self, ta_usd: float) -> None:

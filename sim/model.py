@@ -370,7 +370,7 @@ class HandoverModel(mesa.Model):
         rows, areas = _cells(ep == Episode.IN_SERVICE)
         if len(rows):
             prov = _at(pop.ep_provider, act[rows], areas)
-            quality = np.array([p.quality for p in self.providers])[prov]
+            quality = np.array([p.quality for p in self.providers])[prov, areas]
             gain = beh.service_gain * quality * np.where(_at(pop.ep_referral, act[rows], areas), beh.referral_factor, 1.0)
             per_area = np.zeros(ep.shape, dtype=np.float32)
             per_area[rows, areas] = gain
@@ -506,7 +506,8 @@ class HandoverModel(mesa.Model):
         waiting_nat[r[self._channel_national(act[r], a)]] = True
         trust = pop.trust_gov[act]
         delta = beh.trust_learning * (served_nat.astype(np.float32) - (waiting_nat & ~served_nat))
-        delta += beh.trust_reversion * (beh.trust_gov - trust)  # opinions drift back to the norm
+        norm = min(1.0, beh.trust_gov * self.system.trust_factor)
+        delta += beh.trust_reversion * (norm - trust)  # opinions drift back to the norm
         pop.trust_gov[act] = np.clip(trust + delta, 0.0, 1.0)
 
     # 10 --------------------------------------------------------------------------

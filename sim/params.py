@@ -190,7 +190,7 @@ class ProviderSpec:
     cases_per_staff: float
     initial_staff: float
     hiring_lag_months: float
-    quality: float
+    quality: float | dict[str, float]
     assist_months: list[int]
     learning: bool = False
 
@@ -216,7 +216,16 @@ class ProviderSpec:
         check_range(f"{path}.cases_per_staff", self.cases_per_staff, 0.0)
         check_range(f"{path}.initial_staff", self.initial_staff, 0.0)
         check_range(f"{path}.hiring_lag_months", self.hiring_lag_months, 1.0)
-        check_range(f"{path}.quality", self.quality, 0.0, 1.0)
+        if isinstance(self.quality, dict):
+            for area, q in self.quality.items():
+                if area not in self.areas:
+                    fail(f"{path}.quality.{area}", f"not an area this provider offers; allowed: {', '.join(self.areas)}")
+                check_range(f"{path}.quality.{area}", q, 0.0, 1.0)
+            missing = [a for a in self.areas if a not in self.quality]
+            if missing:
+                fail(f"{path}.quality.{missing[0]}", "missing: give a quality for every area offered, or one number")
+        else:
+            check_range(f"{path}.quality", self.quality, 0.0, 1.0)
         if (not isinstance(self.assist_months, list) or len(self.assist_months) != 2
                 or not 1 <= self.assist_months[0] <= self.assist_months[1]):
             fail(f"{path}.assist_months", "must be [min, max] months with 1 <= min <= max")
@@ -379,6 +388,9 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None and len(args) < len(typing.get_args(hint)):
             return None
+        mapping = [a for a in args if typing.get_origin(a) is dict]
+        if isinstance(value, dict) and mapping:
+            return _convert(mapping[0], value, path)
         return _convert(args[0], value, path)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, path)

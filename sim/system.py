@@ -40,6 +40,22 @@ class NationalSystem:
         """Current value of every block."""
         return {b: float(v) for b, v in zip(BLOCKS, self.blocks)}
 
+    def relative(self, block: str) -> float:
+        """The block's value relative to its initial value, kept within [0.5, 2]."""
+        i = _IDX[block]
+        return float(np.clip(self.blocks[i] / max(self.initial[i], 1e-9), 0.5, 2.0))
+
+    @property
+    def capacity_factor(self) -> float:
+        """Multiplier on public providers' capacity: public services relative to the start."""
+        return self.relative("public_services")
+
+    @property
+    def trust_factor(self) -> float:
+        """Multiplier on the trust in government that opinions revert to: ownership relative
+        to the start (a government that owns and delivers the job earns trust)."""
+        return self.relative("ownership")
+
     @property
     def referral_success(self) -> float:
         """Monthly probability that a national case manager completes a referral."""

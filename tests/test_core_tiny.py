@@ -7,7 +7,7 @@ import pytest
 
 from scenarios import build_scenario
 from sim.domain import Episode
-from sim.params import build_params
+from sim.params import ParameterError, build_params
 from tiny import model_with_returnees, provider, states, world
 
 
@@ -97,3 +97,26 @@ def test_staff_follow_budget_with_hiring_lag_and_immediate_cuts():
         staff.append(model.providers[0].staff)
     assert staff == pytest.approx([0.5, 0.75, 0.875, 0.0])
     assert all(p.spend <= p.budget + 1e-9 for p in model.providers)
+
+
+def test_quality_per_service_area():
+    """A provider can have one quality per area: the gain of each area follows its own quality."""
+    needs_two = {"economic": 1.0, "social": 1.0, "training": 0.0, "psychosocial": 0.0, "health": 0.0,
+                 "protection": 0.0}
+    cfg = world([provider("prog", "external_implementer", "donor", slots=5,
+                          areas={"economic": "direct", "social": "direct"},
+                          quality={"economic": 1.0, "social": 0.5})])
+    cfg["country"]["needs"] = {"standard": dict(needs_two), "vulnerable": dict(needs_two)}
+    model = model_with_returnees(cfg, 1)
+    before = model.population.score[0].copy()
+    model.step()
+    gain = model.population.score[0] - before
+    assert gain[0] == pytest.approx(0.05, abs=1e-6)  # economic dimension, quality 1
+    assert gain[1] == pytest.approx(0.025, abs=1e-6)  # social dimension, quality 0.5
+
+
+def test_quality_mapping_must_cover_the_areas_offered():
+    cfg = world([provider("prog", "external_implementer", "donor", slots=5,
+                          areas={"economic": "direct", "social": "direct"}, quality={"economic": 1.0})])
+    with pytest.raises(ParameterError, match=r"providers\.prog\.quality\.social"):
+        build_params(cfg)
