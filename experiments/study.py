@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.config import ConfigError
 from experiments.executors import make_executor, parse_executor, plan_chunks
 from experiments.progress import Progress
 from experiments.store import META_COLUMNS, ResultStore, code_version, job_key
@@ -177,22 +178,10 @@ def run_study(
     for key, s in zip(keys, jobs):
         unique.setdefault(key, s)
     store = ResultStore(output_dir / "store", code_version(fn))
-    with store.lock():
-        found = store.load()
-        results = {
-            k: row for k, row in found.items()
-            if k in unique and (row["error"] is None or not retry_failed)
-        }
-        pending = [(k, s) for k, s in unique.items() if k not in results]
-        bar = Progress(len(unique), label=label, resumed=len(results), enabled=progress)
-        try:
-            if pending:
-                _run_pending(pending, fn, spec, store, results, bar)
-        finally:
-            bar.close()
-        _write_table(_assemble(jobs, keys, results), output_dir / RUNS_FILE)
-        # return what the file holds, so callers and later readers see identical dtypes
-        table = pd.read_parquet(output_dir / RUNS_FILE)
+    table = _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label,
+                        progress, retry_failed)
+    pending = table.attrs.pop("pending")
+
     failed = int(table["error"].notna().sum())
     table.attrs["study"] = {
         "total": len(jobs),
@@ -205,6 +194,42 @@ def run_study(
     if progress:
         _print_summary(table, label, output_dir, store)
     return table
+
+
+def _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label, progress, retry_failed):
+    """The body of `run_study` while holding the store lock."""
+    existed = output_dir.exists()
+    with store.lock():
+        found = store.load()
+        results = {
+            k: row for k, row in found.items()
+            if k in unique and (row["error"] is None or not retry_failed)
+        }
+        pending = [(k, s) for k, s in unique.items() if k not in results]
+        bar = Progress(len(unique), label=label, resumed=len(results), enabled=progress)
+        try:
+            if pending:
+                _run_pending(pending, fn, spec, store, results, bar)
+        except ConfigError:  # e.g. scheduler unreachable: leave no empty study folder
+            _remove_empty_study(store, None if existed else output_dir)
+            raise
+        finally:
+            bar.close()
+        _write_table(_assemble(jobs, keys, results), output_dir / RUNS_FILE)
+        # return what the file holds, so callers and later readers see identical dtypes
+        table = pd.read_parquet(output_dir / RUNS_FILE)
+    table.attrs["pending"] = pending
+    return table
+
+
+def _remove_empty_study(store: ResultStore, output_dir: Path | None) -> None:
+    """Remove a store holding no results (and `output_dir`, if given and then empty)."""
+    if store.files():
+        return
+    (store.root / ".lock").unlink(missing_ok=True)
+    for folder in (store.root, output_dir):
+        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _run_pending(pending, fn, spec, store, results, bar) -> None:

@@ -189,3 +189,15 @@ def test_failed_jobs_can_be_kept_instead_of_retried(tmp_path):
                      progress=False, retry_failed=False)
     assert not log.exists()  # nothing ran
     assert kept.attrs["study"]["resumed"] == 4 and kept.attrs["study"]["failed"] == 1
+
+
+def test_executor_that_cannot_start_leaves_no_study_folder(tmp_path, monkeypatch):
+    from experiments import executors
+
+    def refuse(self):
+        raise ConfigError("executor.address: cannot reach Dask scheduler tcp://nowhere:1")
+
+    monkeypatch.setattr(executors.SerialExecutor, "start", refuse)
+    with pytest.raises(ConfigError, match="executor.address"):
+        run_study(_jobs(n=2), toy_job, tmp_path / "new", None, progress=False)
+    assert not (tmp_path / "new").exists()
