@@ -21,7 +21,8 @@ Writes to `output_dir`:
   `<outcome>_mean`, `<outcome>_lo`, `<outcome>_hi` (Student-t interval at `level`);
 - figures/sweep_<parameter>.png: the main `outcomes` against each swept parameter, one line
   per scenario (mean and interval over all runs with that value);
-- sweep.json: the plan (settings, scenarios, seeds, overrides) and the run counts;
+- manifest.json: resolved config, seeds, package versions, git commit, the plan
+  (settings, scenarios, overrides) and the run counts;
 - store/: the result store; re-running with the same output_dir resumes.
 
 Exit status: 0, or 1 if any run failed (its error is in runs.parquet), 2 for bad input.
@@ -29,7 +30,6 @@ Exit status: 0, or 1 if any run failed (its error is in runs.parquet), 2 for bad
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import json
 import math
@@ -49,6 +49,7 @@ from experiments.config import (
     set_dotted,
 )
 from experiments.executors import parse_executor
+from experiments.outputs import manifest, resolve_output_dir
 from experiments.study import replication_seeds, run_study, study_failed
 
 #: Outcomes drawn in the figures when the config does not say (those present are used).
@@ -392,14 +393,6 @@ def _save_figure(fig: Any, path: Path) -> None:
 # --------------------------------------------------------------------------- driver
 
 
-def output_dir_for(cfg: dict[str, Any]) -> Path:
-    """`output_dir` from the config, or outputs/sweep/<UTC timestamp> when null."""
-    if cfg.get("output_dir"):
-        return Path(cfg["output_dir"])
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("outputs") / "sweep" / stamp
-
-
 def _default_job_fn() -> JobFn:
     from experiments.jobs import run_job
 
@@ -433,7 +426,7 @@ def run_sweep(
     parse_executor(executor)
     jobs = build_jobs(overrides, plan)
     fn = job_fn or _default_job_fn()
-    out = output_dir_for(cfg)
+    out = resolve_output_dir(cfg, "sweep")
 
     runs = run_study(jobs, fn, out, executor, label="sweep", progress=progress)
     summary = summarize(runs, plan)
@@ -441,18 +434,18 @@ def run_sweep(
 
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     figures = plot_sweep(out / "runs.parquet", out / "figures", plan)
-    manifest = {
-        "command": "sweep",
+    record = manifest(cfg, plan["seeds"], "sweep")
+    record.update({
         "overrides": overrides,
         "settings": plan["settings"],
         "scenarios": plan["scenarios"],
         "replications": plan["replications"],
-        "seeds": plan["seeds"],
-        "executor": executor,
         "study": runs.attrs.get("study", {}),
         "figures": [str(p.relative_to(out)) for p in figures],
-    }
-    atomic_write_text(out / "sweep.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    })
+    atomic_write_text(
+        out / "manifest.json", json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
+    )
     return out, summary, study_failed(runs)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,7 +103,7 @@ def test_sweep_writes_runs_summary_and_figures(tmp_path):
     assert row["coverage_hi"] - row["coverage_mean"] == pytest.approx(half, rel=1e-9)
     png = out / "figures" / "sweep_model.scale.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (out / "sweep.json").exists()
+    assert json.loads((out / "manifest.json").read_text())["seed"] == [5, 6, 7, 8]
 
     # same output_dir again: everything resumes, tables identical
     _, again, _ = run_sweep(overrides, job_fn=toy_sweep_job, progress=False)
