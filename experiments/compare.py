@@ -15,18 +15,25 @@ See docs/compare.md for what the columns mean.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from experiments.config import ConfigError, compose, group_options, run_config
+from experiments.atomic import write_csv_atomic, write_parquet_atomic
+from experiments.config import (
+    ConfigError,
+    compose,
+    group_options,
+    require_fraction,
+    require_int,
+    require_positive,
+    require_seed,
+    run_config,
+)
 from experiments.paired import comparison_table, paired_differences
-from experiments.report import publish
+from experiments.outputs import collect_series, resolve_output_dir
 from experiments.study import replication_seeds, run_study, study_failed
 
 #: Outcomes summarised in comparison.csv (those the simulator returns; missing ones skipped).
@@ -91,18 +98,10 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
             f"reference: '{reference}' is not among the compared scenarios; "
             f"allowed: {', '.join(names)}"
         )
-    reps = cfg.get("replications")
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 2:
-        raise ConfigError(f"replications: must be an integer >= 2, got {reps!r}")
-    thr = cfg.get("gap_threshold_months", 3)
-    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or thr <= 0:
-        raise ConfigError(f"gap_threshold_months: must be a positive number, got {thr!r}")
-    level = cfg.get("level", 0.95)
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ConfigError(f"level: must be a number in (0, 1), got {level!r}")
-    seed = cfg.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
+    reps = require_int(cfg, "replications", 2)
+    thr = require_positive(cfg, "gap_threshold_months", default=3)
+    level = require_fraction(cfg, "level", default=0.95)
+    require_seed(cfg)
     return {
         "scenarios": names,
         "replications": reps,
@@ -206,69 +205,7 @@ def evaluate(
     return runs
 
 
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
-    """Write a DataFrame to Parquet via a temp file and `os.replace`.
-
-    Args:
-        df: the table.
-        path: destination; parent folders are created.
-
-    Returns:
-        The destination path.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def write_csv_atomic(df: pd.DataFrame, path: Path) -> Path:
-    """Write a DataFrame to CSV (no index) via a temp file and `os.replace`."""
-    from experiments.report import atomic_write_text
-
-    return atomic_write_text(path, df.to_csv(index=False))
-
-
-def collect_series(jobs: list[dict[str, Any]]) -> pd.DataFrame:
-    """Concatenate the per-run monthly series into one long table.
-
-    Args:
-        jobs: job specs with `series_path`.
-
-    Returns:
-        DataFrame with scenario, replication, seed, then the series columns (one row per
-        run x month); empty if no series were written.
-    """
-    parts = []
-    for spec in jobs:
-        path = Path(spec["series_path"])
-        if not path.exists():
-            continue
-        df = pd.read_parquet(path)
-        df = df.drop(columns=[c for c in ("scenario", "replication", "seed") if c in df])
-        df.insert(0, "seed", spec["seed"])
-        df.insert(0, "replication", spec["replication"])
-        df.insert(0, "scenario", spec["scenario"])
-        parts.append(df)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
 # --------------------------------------------------------------------------- driver
-
-
-def output_dir_for(cfg: dict[str, Any]) -> Path:
-    """`output_dir` from the config, or outputs/compare/<UTC timestamp> when null."""
-    if cfg.get("output_dir"):
-        return Path(cfg["output_dir"])
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("outputs") / "compare" / stamp
 
 
 def run_comparison(
@@ -296,7 +233,7 @@ def run_comparison(
         from experiments.executors import parse_executor
 
         parse_executor(executor_cfg)  # validate before writing anything
-    out = output_dir_for(cfg)
+    out = resolve_output_dir(cfg, "compare")
     for spec in jobs:
         spec["series_path"] = str(
             series_path(out.resolve(), spec["scenario"], spec["replication"])
@@ -315,7 +252,7 @@ def run_comparison(
         runs, outcomes, settings["reference"], settings["level"],
         settings["gap_threshold_months"],
     )
-    series = collect_series(jobs)
+    series = collect_series(jobs, ("scenario", "replication", "seed"))
 
     write_parquet_atomic(runs, out / "runs.parquet")
     if not series.empty:

@@ -8,8 +8,6 @@ Every function writes one PNG and returns its path; `draw_all` draws what the da
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -22,7 +20,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from experiments.report import publish  # noqa: E402
+from experiments.atomic import save_figure  # noqa: E402
+from experiments.plots import scenario_colours  # noqa: E402
 
 #: (file name, heading, caption template; {pct} = confidence level) of each figure.
 FIGURES = {
@@ -58,25 +57,6 @@ FIGURES = {
         "over replications with {pct} t-interval bands.",
     ),
 }
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        publish(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _colours(names: Sequence[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10")
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
 
 
 def band(series: pd.DataFrame, column: str, level: float = 0.95) -> pd.DataFrame:
@@ -139,7 +119,7 @@ def plot_band_lines(
         data[column] = data.groupby(["scenario", "replication"])[column].cumsum()
     data[column] = data[column] * scale
     b = band(data, column, level)
-    colours = _colours([n for n in scenarios if n != reference])
+    colours = scenario_colours([n for n in scenarios if n != reference])
     colours[reference] = (0.0, 0.0, 0.0, 1.0)
     fig, ax = plt.subplots(figsize=(9, 4.8))
     for name in scenarios:
@@ -155,7 +135,7 @@ def plot_band_lines(
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2, frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_gap_risk(comparison: pd.DataFrame, path: Path, threshold: float | None = None) -> Path:
@@ -170,7 +150,7 @@ def plot_gap_risk(comparison: pd.DataFrame, path: Path, threshold: float | None 
         The PNG path.
     """
     names = list(comparison["scenario"])
-    colours = _colours(names)
+    colours = scenario_colours(names)
     y = np.arange(len(names))[::-1]
     p = comparison["gap_risk"].to_numpy(float) * 100
     lo = comparison["gap_risk_lo"].to_numpy(float) * 100
@@ -185,7 +165,7 @@ def plot_gap_risk(comparison: pd.DataFrame, path: Path, threshold: float | None 
     ax.set_xlabel(label)
     ax.set_xlim(0, 100)
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_differences(
@@ -218,7 +198,7 @@ def plot_differences(
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
         ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_spend(
@@ -260,7 +240,7 @@ def plot_spend(
     axes.flat[0].legend(fontsize=8, frameon=False, loc="upper right")
     fig.supxlabel("month")
     fig.supylabel("spend per month (USD)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 #: Accepted names of the monthly series each figure needs (first present wins).

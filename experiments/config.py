@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -124,3 +124,90 @@ def _list_index(items: list[Any], part: str, path: str) -> int:
     if part in names:
         return names.index(part)
     raise ConfigError(f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}")
+
+
+# --------------------------------------------------------------------------- validators
+
+_REQUIRED = object()
+
+
+def _require(
+    cfg: Mapping[str, Any], key: str, default: Any, ok: Callable[[Any], bool], what: str
+) -> Any:
+    """`cfg[key]` (or `default`) if it is not a bool and `ok(value)`; else a ConfigError."""
+    v = cfg.get(key) if default is _REQUIRED else cfg.get(key, default)
+    if isinstance(v, bool) or not ok(v):
+        raise ConfigError(f"{key}: must be {what}, got {v!r}")
+    return v
+
+
+def require_int(cfg: Mapping[str, Any], key: str, minimum: int, default: Any = _REQUIRED) -> int:
+    """An integer setting of at least `minimum` (booleans are not integers).
+
+    Args:
+        cfg: composed config (or any mapping of settings).
+        key: the setting's name (named in the error message).
+        minimum: smallest allowed value.
+        default: value when `key` is absent (absent without default: None, rejected).
+
+    Returns:
+        The value.
+
+    Raises:
+        ConfigError: "<key>: must be an integer >= <minimum>, got <value>".
+    """
+    return _require(cfg, key, default, lambda v: isinstance(v, int) and v >= minimum,
+                    f"an integer >= {minimum}")
+
+
+def require_positive(cfg: Mapping[str, Any], key: str, default: Any = _REQUIRED) -> int | float:
+    """A number setting greater than 0 (booleans are not numbers).
+
+    Args:
+        cfg: composed config (or any mapping of settings).
+        key: the setting's name.
+        default: value when `key` is absent.
+
+    Returns:
+        The value (int or float, as given).
+
+    Raises:
+        ConfigError: "<key>: must be a positive number, got <value>".
+    """
+    return _require(cfg, key, default, lambda v: isinstance(v, (int, float)) and v > 0,
+                    "a positive number")
+
+
+def require_fraction(cfg: Mapping[str, Any], key: str, default: Any = _REQUIRED) -> int | float:
+    """A number setting strictly between 0 and 1, such as a confidence level.
+
+    Args:
+        cfg: composed config (or any mapping of settings).
+        key: the setting's name.
+        default: value when `key` is absent.
+
+    Returns:
+        The value, as given.
+
+    Raises:
+        ConfigError: "<key>: must be a number in (0, 1), got <value>".
+    """
+    return _require(cfg, key, default, lambda v: isinstance(v, (int, float)) and 0 < v < 1,
+                    "a number in (0, 1)")
+
+
+def require_seed(cfg: Mapping[str, Any], key: str = "seed") -> int:
+    """The base seed: a non-negative integer.
+
+    Args:
+        cfg: composed config (or any mapping of settings).
+        key: the setting's name.
+
+    Returns:
+        The seed.
+
+    Raises:
+        ConfigError: "<key>: must be a non-negative integer, got <value>".
+    """
+    return _require(cfg, key, _REQUIRED, lambda v: isinstance(v, int) and v >= 0,
+                    "a non-negative integer")

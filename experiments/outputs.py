@@ -16,7 +16,9 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
+
+import pandas as pd
 
 from experiments.config import ConfigError
 
@@ -31,9 +33,47 @@ def default_output_dir(command: str) -> Path:
     return Path("outputs") / command / stamp
 
 
-def resolve_output_dir(cfg: dict[str, Any], command: str) -> Path:
-    """The `output_dir` of a composed config, or the default for `command`."""
+def resolve_output_dir(cfg: Mapping[str, Any], command: str) -> Path:
+    """The `output_dir` of a composed config, or the default for `command`.
+
+    Args:
+        cfg: composed config; a missing, null or empty `output_dir` means the default.
+        command: the command's name (`run`, `compare`, `stress`, ...).
+
+    Returns:
+        `Path(cfg["output_dir"])`, or outputs/<command>/<UTC timestamp %Y%m%d-%H%M%S>.
+    """
     return Path(cfg["output_dir"]) if cfg.get("output_dir") else default_output_dir(command)
+
+
+def collect_series(
+    jobs: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> pd.DataFrame:
+    """Concatenate the per-run monthly series kept by a study into one long table.
+
+    Jobs without a `series_path`, or whose file does not exist, are skipped. Key columns
+    already in a series file are dropped and replaced by the job spec's values.
+
+    Args:
+        jobs: job specs, each with the `keys` and optionally `series_path` (Parquet).
+        keys: spec keys that identify a run, e.g. ("scenario", "replication", "seed");
+            they become the first columns, in this order.
+
+    Returns:
+        DataFrame with the key columns, then the series columns (one row per run x
+        month); empty if no series were found.
+    """
+    parts = []
+    for spec in jobs:
+        path = spec.get("series_path")
+        if not path or not Path(path).exists():
+            continue
+        df = pd.read_parquet(path)
+        df = df.drop(columns=[c for c in keys if c in df])
+        for key in reversed(keys):
+            df.insert(0, key, spec[key])
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -17,6 +18,19 @@ KIND_LABELS = {
     "sector_service": "sector public services",
     "local_ngo": "local NGOs",
 }
+
+
+def scenario_colours(names: Sequence[str]) -> dict[str, tuple]:
+    """One colour per scenario, in order, from matplotlib's tab10 cycle (repeats after 10).
+
+    Args:
+        names: scenario names in display order.
+
+    Returns:
+        name -> RGBA tuple.
+    """
+    cmap = plt.get_cmap("tab10")
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
 
 
 def plot_run(ts: pd.DataFrame, path: Path, title: str, handover_start: int | None = None) -> Path:

@@ -22,12 +22,16 @@ import datetime as _dt
 import html
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
+
+# publish and atomic_write_text live in experiments.atomic; re-exported for existing imports
+from experiments.atomic import atomic_write_text, publish
+
+__all__ = ["Report", "atomic_write_text", "publish", "table_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;
@@ -236,42 +240,3 @@ class Report:
         """
         return atomic_write_text(path, self.to_html())
 
-
-def publish(tmp: str | os.PathLike, dest: str | os.PathLike) -> None:
-    """Give a finished temp file normal permissions (0666 minus umask) and move it in place.
-
-    `tempfile.mkstemp` creates files readable by the owner only; outputs are meant to be
-    shared, so they get the permissions an ordinary `open()` would give.
-
-    Args:
-        tmp: the complete temporary file (same folder as `dest`).
-        dest: final path.
-    """
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, dest)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write text to `path` via a temp file and `os.replace` (never half-written).
-
-    Args:
-        path: destination file; parent folders are created.
-        text: content, written as UTF-8.
-
-    Returns:
-        The destination path.
-    """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        publish(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return dest

@@ -8,9 +8,7 @@ for Morris `fig_morris_<outcome>.png` (mu* against sigma), and one `fig_converge
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -20,25 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.report import publish  # noqa: E402
+from experiments.atomic import save_figure  # noqa: E402
 
 
 #: factors labelled in the mu*-sigma plot / drawn in the convergence plot
 LABELLED = 10
 TOP_CONVERGENCE = 6
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.stem}-", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        publish(tmp, path)  # normal permissions, then os.replace
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def _slug(text: str) -> str:
@@ -81,7 +66,7 @@ def plot_sobol_bars(df: pd.DataFrame, outcome: str, path: Path) -> Path:
     ax.set_xlabel("Sobol index (bars: 95% bootstrap interval)")
     ax.set_title(f"Sobol indices: {outcome}")
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_morris_bars(df: pd.DataFrame, outcome: str, path: Path) -> Path:
@@ -92,7 +77,7 @@ def plot_morris_bars(df: pd.DataFrame, outcome: str, path: Path) -> Path:
     ax.set_yticks(np.arange(len(ms)), [_short(f) for f in ms.index], fontsize=8)
     ax.set_xlabel("mu* (mean |elementary effect|; bars: bootstrap interval)")
     ax.set_title(f"Morris screening: {outcome}")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_morris_scatter(df: pd.DataFrame, outcome: str, path: Path) -> Path:
@@ -111,7 +96,7 @@ def plot_morris_scatter(df: pd.DataFrame, outcome: str, path: Path) -> Path:
     ax.set_ylabel("sigma  (non-linearity / interactions)")
     ax.set_title(f"Morris mu*-sigma: {outcome} (top {min(LABELLED, len(wide))} labelled)")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_convergence(conv: pd.DataFrame, method: str, path: Path) -> Path:
@@ -134,7 +119,7 @@ def plot_convergence(conv: pd.DataFrame, method: str, path: Path) -> Path:
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     axes[-1, 0].set_xlabel("base samples (Sobol) / trajectories (Morris)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_study(out: Path) -> list[Path]:

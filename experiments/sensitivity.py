@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -40,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from experiments import sa_core
-from experiments.config import ConfigError, compose, run_config
-from experiments.report import publish
+from experiments.atomic import atomic_write
+from experiments.config import ConfigError, compose, require_fraction, require_int, run_config
 from experiments.sa_space import Space, apply_row, check_paths, load_space, problem_from
 
 #: keys of configs/sensitivity.yaml this command reads (besides the run config keys)
@@ -186,13 +184,11 @@ def settings(cfg: dict[str, Any]) -> dict[str, Any]:
     if s["method"] not in sa_core.METHODS:
         raise ConfigError(f"method: unknown '{s['method']}'; allowed: {', '.join(sa_core.METHODS)}")
     for key, low in (("n", 2), ("replications", 1), ("num_levels", 2), ("num_resamples", 10)):
-        if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < low:
-            raise ConfigError(f"{key}: must be an integer >= {low}, got {s[key]!r}")
+        require_int(s, key, low)
     for key in ("second_order", "grouped"):
         if not isinstance(s[key], bool):
             raise ConfigError(f"{key}: must be true or false, got {s[key]!r}")
-    if not isinstance(s["conf_level"], float) or not 0 < s["conf_level"] < 1:
-        raise ConfigError(f"conf_level: must be a number in (0, 1), got {s['conf_level']!r}")
+    require_fraction(s, "conf_level")
     if not s["outcomes"] or not all(isinstance(o, str) for o in s["outcomes"]):
         raise ConfigError(f"outcomes: must be a non-empty list of names, got {s['outcomes']!r}")
     if s["factors"] is not None and not (
@@ -219,15 +215,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         path: final location.
         write: called with the temporary path; must create the file there.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.stem}-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        publish(tmp, path)  # normal permissions, then os.replace
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, write, suffix=Path(path).suffix)
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:

@@ -25,12 +25,9 @@ Steps:
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import json
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -38,9 +35,18 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from experiments.config import ConfigError, compose, group_options, run_config, set_dotted
+from experiments.atomic import atomic_write_text, write_csv_atomic, write_parquet_atomic
+from experiments.config import (
+    ConfigError,
+    compose,
+    group_options,
+    require_int,
+    require_positive,
+    run_config,
+    set_dotted,
+)
 from experiments.discovery import Failure, describe_box, discover
-from experiments.report import publish
+from experiments.outputs import collect_series, resolve_output_dir
 from experiments.robustness import (
     DEFAULT_METRICS,
     DIRECTIONS,
@@ -347,11 +353,11 @@ def parse_settings(cfg: Mapping[str, Any]) -> Settings:
         raise ConfigError(f"scenarios: unknown {', '.join(unknown)}; allowed: {', '.join(library)}")
     if len(set(names)) != len(names):
         raise ConfigError(f"scenarios: duplicate names in {names}")
-    seed = _int(cfg, "seed", 0)
-    futures = _int(cfg, "futures", 1)
-    reps = _int(cfg, "replications", 1)
+    seed = require_int(cfg, "seed", 0)
+    futures = require_int(cfg, "futures", 1)
+    reps = require_int(cfg, "replications", 1)
     sample_seed = cfg.get("sample_seed")
-    sample_seed = seed if sample_seed is None else _int(cfg, "sample_seed", 0)
+    sample_seed = seed if sample_seed is None else require_int(cfg, "sample_seed", 0)
     th = cfg.get("thresholds") or {}
     allowed_th = {"coverage_target", "gap_metric", "gap_tolerance"}
     if not isinstance(th, Mapping) or set(th) - allowed_th:
@@ -361,9 +367,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> Settings:
     crit = cfg.get("criterion", "max_satisficing")
     if crit not in criteria(metrics):
         raise ConfigError(f"criterion: unknown '{crit}'; allowed: {', '.join(criteria(metrics))}")
-    gap_thr = cfg.get("gap_threshold_months", 3)
-    if isinstance(gap_thr, bool) or not isinstance(gap_thr, (int, float)) or gap_thr <= 0:
-        raise ConfigError(f"gap_threshold_months: must be a positive number, got {gap_thr!r}")
+    gap_thr = require_positive(cfg, "gap_threshold_months", default=3)
     disc = dict(cfg.get("discovery") or {})
     which = disc.pop("scenario", None)
     if which is None:
@@ -389,18 +393,9 @@ def parse_settings(cfg: Mapping[str, Any]) -> Settings:
             f"{', '.join(options)}"
         )
     options.update(disc)
-    ts = cfg.get("timeseries_replications", 1)
-    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
-        raise ConfigError(f"timeseries_replications: must be an integer >= 0, got {ts!r}")
+    ts = require_int(cfg, "timeseries_replications", 0, default=1)
     return Settings(names, futures, reps, sample_seed, thresholds, crit, float(gap_thr),
                     list(which), failure, options, min(ts, reps))
-
-
-def _int(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
-    v = cfg.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ConfigError(f"{key}: must be an integer >= {minimum}, got {v!r}")
-    return v
 
 
 def _metrics(thresholds: Thresholds) -> list[str]:
@@ -576,29 +571,6 @@ def analyse(
 # --------------------------------------------------------------------------- files
 
 
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
-    """Write Parquet via a temp file in the same folder and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def write_csv_atomic(df: pd.DataFrame, path: Path, index: bool = False) -> Path:
-    """Write CSV via a temp file and `os.replace`."""
-    from experiments.report import atomic_write_text
-
-    return atomic_write_text(path, df.to_csv(index=index))
-
-
 def write_summary(
     out: Path,
     cfg: Mapping[str, Any],
@@ -610,8 +582,6 @@ def write_summary(
     study: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write summary.json: what the report needs besides the tables (settings, reason...)."""
-    from experiments.report import atomic_write_text
-
     summary = {
         "overrides": list(overrides),
         "scenarios": settings.scenarios,
@@ -647,30 +617,6 @@ def write_summary(
         "config": dict(cfg),
     }
     return atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
-
-
-def collect_series(jobs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Concatenate the kept monthly series (scenario, future, replication + columns)."""
-    parts = []
-    for spec in jobs:
-        path = spec.get("series_path")
-        if not path or not Path(path).exists():
-            continue
-        df = pd.read_parquet(path)
-        df = df.drop(columns=[c for c in ("scenario", "future", "replication") if c in df])
-        df.insert(0, "replication", spec["replication"])
-        df.insert(0, "future", spec["future"])
-        df.insert(0, "scenario", spec["scenario"])
-        parts.append(df)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def output_dir_for(cfg: Mapping[str, Any]) -> Path:
-    """`output_dir` from the config, or outputs/stress/<UTC timestamp> when null."""
-    if cfg.get("output_dir"):
-        return Path(cfg["output_dir"])
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("outputs") / "stress" / stamp
 
 
 def format_table(robust: pd.DataFrame, thresholds: Thresholds) -> str:
@@ -717,7 +663,7 @@ def run_stress(
         name: run_config(compose("stress", [*overrides, f"scenario={name}"]))
         for name in settings.scenarios
     }
-    out = output_dir_for(cfg)
+    out = resolve_output_dir(cfg, "stress")
     seeds = replication_seeds(cfg["seed"], settings.replications)
     jobs = build_jobs(run_configs, space, futures, seeds, (out / "timeseries").resolve(),
                       settings.timeseries_replications)
@@ -730,7 +676,7 @@ def run_stress(
     write_csv_atomic(result.robustness, out / "robustness.csv", index=True)
     write_csv_atomic(result.discovery, out / "discovery.csv")
     write_csv_atomic(result.trajectories, out / "trajectories.csv")
-    series = collect_series(jobs)
+    series = collect_series(jobs, ("scenario", "future", "replication"))
     if not series.empty:
         write_parquet_atomic(series, out / "timeseries.parquet")
     write_summary(out, cfg, overrides, settings, space, result, seeds, runs.attrs.get("study"))

@@ -9,8 +9,6 @@ the model. Each plotting function writes one PNG and returns its path.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,28 +19,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.report import Report, publish  # noqa: E402
+from experiments.atomic import save_figure  # noqa: E402
+from experiments.plots import scenario_colours  # noqa: E402
+from experiments.report import Report  # noqa: E402
 
 FIG_DIR = "figures"
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        publish(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _colours(names: Sequence[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10")
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
 
 
 def plot_robustness(robust: pd.DataFrame, gap_metric: str, path: Path) -> Path:
@@ -58,7 +39,7 @@ def plot_robustness(robust: pd.DataFrame, gap_metric: str, path: Path) -> Path:
     """
     r = robust.set_index("scenario") if "scenario" in robust.columns else robust
     names = list(r.index)
-    colours = [_colours(names)[n] for n in names]
+    colours = [scenario_colours(names)[n] for n in names]
     panels = [("satisficing_share", "share of futures meeting thresholds")]
     panels += [(c, c.replace("_", " ")) for c in
                ("coverage_regret_max", f"{gap_metric}_regret_max") if c in r.columns]
@@ -70,7 +51,7 @@ def plot_robustness(robust: pd.DataFrame, gap_metric: str, path: Path) -> Path:
         if col == "satisficing_share":
             ax.set_xlim(0, 1)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_outcomes_across_futures(
@@ -89,7 +70,7 @@ def plot_outcomes_across_futures(
     """
     metrics = [m for m in metrics if m in outcomes.columns]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
-    colours = _colours(scenarios)
+    colours = scenario_colours(scenarios)
     for ax, m in zip(axes[0], metrics):
         data = [outcomes.loc[outcomes["scenario"] == s, m].dropna().to_numpy() for s in scenarios]
         ax.boxplot(data, orientation="horizontal", showfliers=False)
@@ -101,7 +82,7 @@ def plot_outcomes_across_futures(
         ax.invert_yaxis()
         ax.set_title(m.replace("_", " "), fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_tradeoff(trajectories: pd.DataFrame, scenario: str, path: Path) -> Path:
@@ -140,7 +121,7 @@ def plot_tradeoff(trajectories: pd.DataFrame, scenario: str, path: Path) -> Path
     ax.set_ylim(0, 1.02)
     ax.set_title(f"{scenario}: peeling trajectory", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def gap_share_by_month(
@@ -173,7 +154,7 @@ def plot_gap_over_time(share: pd.DataFrame, path: Path, scenarios: Sequence[str]
                        handover_start: int | None = None) -> Path:
     """Share of futures in a coverage gap, month by month, per scenario."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    colours = _colours(scenarios)
+    colours = scenario_colours(scenarios)
     for s in scenarios:
         g = share[share["scenario"] == s]
         ax.plot(g["month"], g["gap_share"], label=s, color=colours[s])
@@ -184,7 +165,7 @@ def plot_gap_over_time(share: pd.DataFrame, path: Path, scenarios: Sequence[str]
     ax.set_ylabel("share of futures in a gap")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_spend(series: pd.DataFrame, path: Path, scenarios: Sequence[str],
@@ -211,7 +192,7 @@ def plot_spend(series: pd.DataFrame, path: Path, scenarios: Sequence[str],
         row[0].set_ylabel("thousand USD / month")
     flat[0].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
