@@ -18,12 +18,17 @@ def toy_job(spec: dict) -> dict:
     """Deterministic toy simulation: outcomes depend only on the spec's seed and config.
 
     Options in spec["config"]: `fail` (raise), `log` (append the job's seed to that file,
-    to count executions), `sleep` (seconds), `work` (numpy draws, a CPU-bound load).
+    to count executions), `sleep` (seconds), `work` (numpy draws, a CPU-bound load),
+    `hold` + `hold_seed` (job `hold_seed` waits while the file `hold` exists).
     """
     cfg = spec.get("config", {})
     if cfg.get("log"):
         with open(cfg["log"], "a") as fh:
             fh.write(f"{spec['seed']}\n")
+    while cfg.get("hold") and spec["seed"] == cfg.get("hold_seed") and os.path.exists(cfg["hold"]):
+        import time  # wait while the hold file exists (a job "in flight" for kill tests)
+
+        time.sleep(0.01)
     if cfg.get("fail") and spec["seed"] in cfg["fail"]:
         raise RuntimeError(f"toy failure for seed {spec['seed']}")
     if cfg.get("sleep"):

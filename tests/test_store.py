@@ -23,8 +23,9 @@ from experiments.study import run_study
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _jobs(log=None, n=12, sleep=0.0, fail=()):
-    cfg = {"scale": 1.5, "log": str(log) if log else None, "sleep": sleep, "fail": list(fail)}
+def _jobs(log=None, n=12, sleep=0.0, fail=(), hold=None, hold_seed=None):
+    cfg = {"scale": 1.5, "log": str(log) if log else None, "sleep": sleep, "fail": list(fail),
+           "hold": str(hold) if hold else None, "hold_seed": hold_seed}
     return [{"config": cfg, "seed": s, "replication": s} for s in range(n)]
 
 
@@ -141,42 +142,41 @@ def test_corrupt_store_file_is_detected_and_its_jobs_rerun(tmp_path):
 
 def test_resume_after_sigkill_runs_only_missing_jobs(tmp_path, tests_on_path):
     n = 40
-    log = tmp_path / "log.txt"
-    out = tmp_path / "out"
+    log, hold, out = tmp_path / "log.txt", tmp_path / "hold", tmp_path / "out"
+    hold.touch()  # job 25 waits while this file exists: the study is killed inside it
+    jobs = _jobs(log, n=n, hold=hold, hold_seed=25)
     script = textwrap.dedent(f"""
         from conftest import toy_job
         from test_store import _jobs
         from experiments.study import run_study
-        run_study(_jobs({str(log)!r}, n={n}, sleep=0.05), toy_job, {str(out)!r},
-                  {{"kind": "serial", "chunk_size": 3}}, progress=False)
+        run_study(_jobs({str(log)!r}, n={n}, hold={str(hold)!r}, hold_seed=25), toy_job,
+                  {str(out)!r}, {{"kind": "serial", "chunk_size": 3}}, progress=False)
     """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests_on_path, str(ROOT)])}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)
     deadline = time.monotonic() + 60
-    while len(_logged(log)) < 10 and time.monotonic() < deadline and proc.poll() is None:
+    while 25 not in _logged(log) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    first_session = _logged(log)
-    assert 10 <= len(first_session) < n
+    assert sorted(_logged(log)) == list(range(26))  # 0..24 finished, 25 in flight
     assert not (out / "runs.parquet").exists()
 
-    jobs = _jobs(log, n=n, sleep=0.05)
+    # chunks of 3: [0-2] ... [21-23] were stored; [24-26] was in flight and is lost
     stored = set(ResultStore(out / "store", code_version(toy_job)).load())
     key_seed = {job_key(j): j["seed"] for j in jobs}
-    stored_seeds = {key_seed[k] for k in stored}
-    assert stored_seeds and stored_seeds <= set(first_session)
+    assert sorted(key_seed[k] for k in stored) == list(range(24))
 
     log.unlink()
+    hold.unlink()
     table = run_study(jobs, toy_job, out, {"kind": "serial", "chunk_size": 3}, progress=False)
     second_session = _logged(log)
-    assert len(second_session) == len(set(second_session))  # nothing ran twice
-    assert set(second_session) == set(range(n)) - stored_seeds  # exactly the missing jobs
-    assert table.attrs["study"]["resumed"] == len(stored_seeds)
+    assert sorted(second_session) == list(range(24, n))  # exactly the missing jobs, once each
+    assert table.attrs["study"]["resumed"] == 24 and table.attrs["study"]["ran"] == n - 24
 
-    fresh = run_study(jobs, toy_job, tmp_path / "fresh",
-                      {"kind": "processes", "workers": 2}, progress=False)
+    fresh = run_study(jobs, toy_job, tmp_path / "fresh", {"kind": "processes", "workers": 2},
+                      progress=False)
     assert table.equals(fresh)  # nothing lost or duplicated, same numbers
     assert table["seed"].tolist() == list(range(n)) and table["error"].isna().all()
 
