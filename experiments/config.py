@@ -117,6 +117,39 @@ def set_dotted(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
+def get_dotted(config: Mapping[str, Any], path: str) -> Any:
+    """Value at a dotted path (list items by index or by `name`), as `set_dotted` reads it.
+
+    Args:
+        config: nested mappings and lists (e.g. a run configuration).
+        path: dotted path such as `country.providers.iom.capacity`.
+
+    Returns:
+        The value found there.
+
+    Raises:
+        ConfigError: the path does not exist.
+    """
+    node: Any = config
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list):
+            names = [it.get("name") for it in node if isinstance(it, Mapping)]
+            if part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif part in names:
+                node = node[names.index(part)]
+            else:
+                raise ConfigError(
+                    f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}"
+                )
+        else:
+            allowed = ", ".join(map(str, node)) if isinstance(node, Mapping) else "(a value)"
+            raise ConfigError(f"{path}: no key '{part}' here; allowed: {allowed}")
+    return node
+
+
 def _list_index(items: list[Any], part: str, path: str) -> int:
     if part.isdigit() and int(part) < len(items):
         return int(part)

@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from experiments.config import CONFIG_DIR, ConfigError, set_dotted
+from experiments.config import CONFIG_DIR, ConfigError, get_dotted, set_dotted
 
 SPACE_DIR = CONFIG_DIR / "sa"
 
@@ -308,31 +308,6 @@ def check_paths(space: Space, run_config: dict[str, Any]) -> None:
                 f"{space.source or space.name}: factor {f.name}: apply=scale needs a number "
                 f"at this path, found {base!r}"
             )
-
-
-def get_dotted(config: dict[str, Any], path: str) -> Any:
-    """The value at dotted `path` (same addressing as `set_dotted`).
-
-    Raises:
-        ConfigError: the path does not exist.
-    """
-    node: Any = config
-    for part in path.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list):
-            names = [it.get("name") for it in node if isinstance(it, dict)]
-            if part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            elif part in names:
-                node = node[names.index(part)]
-            else:
-                allowed = ", ".join(map(str, names))
-                raise ConfigError(f"{path}: no item '{part}'; allowed: {allowed}")
-        else:
-            allowed = ", ".join(map(str, node)) if isinstance(node, dict) else "(a value)"
-            raise ConfigError(f"{path}: no key '{part}' here; allowed: {allowed}")
-    return node
 
 
 def apply_row(run_config: dict[str, Any], space: Space, row: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from experiments.atomic import atomic_write_text, write_csv_atomic, write_parque
 from experiments.config import (
     ConfigError,
     compose,
+    get_dotted,
     group_options,
     require_int,
     require_positive,
@@ -238,32 +239,6 @@ def sample_futures(space: Space, k: int, seed: int) -> pd.DataFrame:
         values = [f.value(u) for u in unit[:, j]]
         data[f.name] = np.asarray(values, dtype=int if f.type == "int" else float)
     return pd.DataFrame(data)
-
-
-def get_dotted(config: Mapping[str, Any], path: str) -> Any:
-    """Value at a dotted path (list items by index or by `name`), as `set_dotted` reads it.
-
-    Raises:
-        ConfigError: the path does not exist.
-    """
-    node: Any = config
-    for part in path.split("."):
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list):
-            names = [it.get("name") for it in node if isinstance(it, Mapping)]
-            if part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            elif part in names:
-                node = node[names.index(part)]
-            else:
-                raise ConfigError(
-                    f"{path}: no item '{part}'; allowed: {', '.join(map(str, names))}"
-                )
-        else:
-            allowed = ", ".join(map(str, node)) if isinstance(node, Mapping) else "(a value)"
-            raise ConfigError(f"{path}: no key '{part}' here; allowed: {allowed}")
-    return node
 
 
 def apply_future(run_cfg: Mapping[str, Any], space: Space, values: Mapping[str, Any]) -> dict:
