@@ -93,7 +93,7 @@ def main() -> None:
             if kind == "dask (running cluster)":
                 row = _dask_running_cluster(jobs, fn, args.workers)
             else:
-                cfg = {"kind": kind} if kind == "serial" else {"kind": kind, "workers": args.workers}
+                cfg = {"kind": kind, "workers": 1 if kind == "serial" else args.workers}
                 with tempfile.TemporaryDirectory() as tmp:
                     start = time.perf_counter()
                     table = run_study(jobs, fn, Path(tmp), cfg, label=kind, progress=False)
