@@ -259,9 +259,11 @@ class HandoverModel(mesa.Model):
     # 5 ---------------------------------------------------------------------------
     def _channel_national(self, rows: np.ndarray, areas: np.ndarray) -> np.ndarray:
         pop = self.population
-        prof = pop.profile[rows]
-        elig = self._eligible_now()[pop.modality[rows], prof]
-        return ~elig | (_at(pop.ep_u, rows, areas) < self.shares[prof, AREA_SEG[areas]])
+        prof = np.take(pop.profile, rows).astype(np.intp)
+        mod = np.take(pop.modality, rows).astype(np.intp)
+        elig = np.take(self._eligible_now().ravel(), mod * len(PROFILES) + prof)
+        share = np.take(self.shares.ravel(), prof * len(SEGMENTS) + np.take(AREA_SEG, areas))
+        return ~elig | (_at(pop.ep_u, rows, areas) < share)
 
     def seek_help(self, t: int) -> None:
         """Latent needs (and interrupted cases not transferred) turn into requests for help."""
@@ -270,12 +272,13 @@ class HandoverModel(mesa.Model):
         act = self._act
         ep = _rows(pop.ep, act)
         r, areas = _cells((ep == Episode.LATENT) | (ep == Episode.INTERRUPTED))
-        rows = act[r]
-        keep = ~((ep[r, areas] == Episode.INTERRUPTED) & _at(pop.ep_transfer, rows, areas))
-        r, areas, rows = r[keep], areas[keep], rows[keep]
+        rows = np.take(act, r)
+        state = _at(ep, r, areas)
+        keep = ~((state == Episode.INTERRUPTED) & _at(pop.ep_transfer, rows, areas))
+        r, areas, rows, state = r[keep], areas[keep], rows[keep], state[keep]
         national = self._channel_national(rows, areas)
-        trust = np.where(national, pop.trust_gov[rows], pop.trust_ext[rows])
-        reg = np.where(pop.registered[rows], 1.0, beh.unregistered_factor)
+        trust = np.where(national, np.take(pop.trust_gov, rows), np.take(pop.trust_ext, rows))
+        reg = np.where(np.take(pop.registered, rows), 1.0, beh.unregistered_factor)
         seeks = self.streams.behaviour.random(len(rows)) < beh.help_seeking * reg * trust
         # Requests waiting longer than the returnee's patience are given up (back to latent).
         gr, ga = _cells(ep == Episode.WAITING)
@@ -283,7 +286,7 @@ class HandoverModel(mesa.Model):
         gr, ga = gr[late], ga[late]
         pop.ep[act[gr], ga] = Episode.LATENT
         pop.ep_wait_since[act[gr], ga] = -1
-        latent = seeks & (ep[r, areas] == Episode.LATENT)
+        latent = seeks & (state == Episode.LATENT)
         pop.ep[rows[latent], areas[latent]] = Episode.WAITING
         pop.ep_wait_since[rows[latent], areas[latent]] = t
         # Interrupted cases re-sought this month are matched this month only.
@@ -427,7 +430,8 @@ class HandoverModel(mesa.Model):
         self.dropped_total += len(r)
         # Re-migration.
         n_unmet = _row_count(IS_OPEN[ep])
-        composite = _rows(pop.score, act).mean(axis=1)
+        score = _rows(pop.score, act)
+        composite = (score[:, 0] + score[:, 1] + score[:, 2]) / np.float32(3)
         following = pop.follow_until[act] >= t
         fu_quality = np.where(pop.follow_national[act], self._national_productivity(),
                               1.0 if self._eligible_now().any() else 0.0)
