@@ -29,6 +29,7 @@ from experiments.config import (
     require_fraction,
     require_int,
     require_positive,
+    require_scenarios,
     require_seed,
     run_config,
 )
@@ -76,22 +77,7 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
             non-positive threshold or level outside (0, 1); the message names the field
             and the allowed values.
     """
-    library = group_options("scenario")
-    names = cfg.get("scenarios")
-    if names is None:
-        names = list(library)
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list) or not names:
-        raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
-    names = [str(n) for n in names]
-    unknown = [n for n in names if n not in library]
-    if unknown:
-        raise ConfigError(
-            f"scenarios: unknown scenario {', '.join(unknown)}; allowed: {', '.join(library)}"
-        )
-    if len(set(names)) != len(names):
-        raise ConfigError(f"scenarios: duplicate names in {names}")
+    names = require_scenarios(cfg)
     reference = cfg.get("reference")
     if reference not in names:
         raise ConfigError(

@@ -244,3 +244,30 @@ def require_seed(cfg: Mapping[str, Any], key: str = "seed") -> int:
     """
     return _require(cfg, key, _REQUIRED, lambda v: isinstance(v, int) and v >= 0,
                     "a non-negative integer")
+
+
+def require_scenarios(cfg: dict[str, Any], default: list[str] | None = None) -> list[str]:
+    """The `scenarios` list of a multi-run config, checked against configs/scenario/.
+
+    Args:
+        cfg: the composed config.
+        default: names used when `scenarios` is null (None: the whole library).
+
+    Raises:
+        ConfigError: not a non-empty list, unknown names (with the allowed ones), duplicates.
+    """
+    library = group_options("scenario")
+    names = cfg.get("scenarios")
+    if names is None:
+        names = list(default) if default is not None else list(library)
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
+    names = [str(n) for n in names]
+    unknown = [n for n in names if n not in library]
+    if unknown:
+        raise ConfigError(f"scenarios: unknown scenario {', '.join(unknown)}; allowed: {', '.join(library)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"scenarios: duplicate names in {names}")
+    return names

@@ -43,6 +43,7 @@ from experiments.config import (
     group_options,
     require_int,
     require_positive,
+    require_scenarios,
     run_config,
     set_dotted,
 )
@@ -314,20 +315,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> Settings:
     Raises:
         ConfigError: the message names the field and the allowed values.
     """
-    library = group_options("scenario")
-    names = cfg.get("scenarios")
-    if names is None:
-        names = list(library)
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list) or not names:
-        raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
-    names = [str(n) for n in names]
-    unknown = [n for n in names if n not in library]
-    if unknown:
-        raise ConfigError(f"scenarios: unknown {', '.join(unknown)}; allowed: {', '.join(library)}")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"scenarios: duplicate names in {names}")
+    names = require_scenarios(cfg)
     seed = require_int(cfg, "seed", 0)
     futures = require_int(cfg, "futures", 1)
     reps = require_int(cfg, "replications", 1)

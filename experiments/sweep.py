@@ -44,7 +44,7 @@ from experiments.config import (
     ConfigError,
     _list_index,
     compose,
-    group_options,
+    require_scenarios,
     run_config,
     set_dotted,
 )
@@ -141,22 +141,7 @@ def parse_plan(cfg: dict[str, Any]) -> dict[str, Any]:
     if clash:
         raise ConfigError(f"grid/settings: '{clash[0]}' is not a dotted config path")
 
-    library = group_options("scenario")
-    names = cfg.get("scenarios")
-    if names is None:
-        names = [cfg.get("scenario", {}).get("name", "status_quo")]
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list) or not names:
-        raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
-    unknown = [n for n in names if n not in library]
-    if unknown:
-        raise ConfigError(
-            f"scenarios: unknown scenario {', '.join(map(str, unknown))}; "
-            f"allowed: {', '.join(library)}"
-        )
-    if len(set(names)) != len(names):
-        raise ConfigError(f"scenarios: duplicate names in {names}")
+    names = require_scenarios(cfg, default=[cfg.get("scenario", {}).get("name", "status_quo")])
 
     reps = cfg.get("replications")
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:

@@ -142,7 +142,7 @@ def test_jobs_use_common_random_numbers():
 
 def test_bad_settings_exit_before_anything_is_written(tmp_path):
     for extra, match in [
-        (["scenarios=[nope]"], "scenarios: unknown nope"),
+        (["scenarios=[nope]"], "scenarios: unknown scenario nope"),
         (["criterion=best"], "criterion: unknown 'best'"),
         (["thresholds.gap_metric=coverage"], "gap_metric"),
         (["discovery.scenario=status_quo", "scenarios=[abrupt_exit]"], "discovery.scenario"),
