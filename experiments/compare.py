@@ -25,7 +25,7 @@ from experiments.atomic import write_csv_atomic, write_parquet_atomic
 from experiments.config import (
     ConfigError,
     compose,
-    group_options,
+    refuse_single_scenario,
     require_fraction,
     require_int,
     require_positive,
@@ -95,16 +95,6 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
         "gap_threshold_months": float(thr),
         "level": float(level),
     }
-
-
-def _check_overrides(overrides: Sequence[str]) -> None:
-    for item in overrides:
-        key = item.lstrip("+~").partition("=")[0]
-        if key == "scenario":
-            raise ConfigError(
-                "scenario: compare runs several scenarios; use scenarios=[a,b,...] "
-                f"(allowed: {', '.join(group_options('scenario'))})"
-            )
 
 
 def build_jobs(
@@ -210,7 +200,7 @@ def run_comparison(
         ConfigError: invalid configuration (raised before anything is written).
     """
     overrides = list(overrides)
-    _check_overrides(overrides)
+    refuse_single_scenario(overrides, "compare")
     cfg = compose("compare", overrides)
     settings = parse_settings(cfg)
     jobs = build_jobs(overrides, settings, cfg["seed"])

@@ -271,3 +271,17 @@ def require_scenarios(cfg: dict[str, Any], default: list[str] | None = None) -> 
     if len(set(names)) != len(names):
         raise ConfigError(f"scenarios: duplicate names in {names}")
     return names
+
+
+def refuse_single_scenario(overrides: list[str] | tuple[str, ...], command: str) -> None:
+    """Multi-scenario commands take `scenarios=[...]`; a `scenario=` override is refused.
+
+    Raises:
+        ConfigError: naming `scenario` and the allowed scenario names.
+    """
+    for item in overrides:
+        if item.lstrip("+~").partition("=")[0] == "scenario":
+            raise ConfigError(
+                f"scenario: {command} runs several scenarios; use scenarios=[a,b,...] "
+                f"(allowed: {', '.join(group_options('scenario'))})"
+            )

@@ -40,7 +40,7 @@ from experiments.config import (
     ConfigError,
     compose,
     get_dotted,
-    group_options,
+    refuse_single_scenario,
     require_int,
     require_positive,
     require_scenarios,
@@ -58,6 +58,7 @@ from experiments.robustness import (
     summarize,
     tidy_outcomes,
 )
+from experiments.study import replication_seeds
 
 JobFn = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -365,23 +366,7 @@ def _metrics(thresholds: Thresholds) -> list[str]:
     return list(dict.fromkeys([*DEFAULT_METRICS, thresholds.gap_metric]))
 
 
-def _check_overrides(overrides: Sequence[str]) -> None:
-    for item in overrides:
-        if item.lstrip("+~").partition("=")[0] == "scenario":
-            raise ConfigError(
-                "scenario: stress runs several scenarios; use scenarios=[a,b,...] "
-                f"(allowed: {', '.join(group_options('scenario'))})"
-            )
-
-
 # --------------------------------------------------------------------------- jobs
-
-
-def replication_seeds(seed: int, replications: int) -> list[int]:
-    """Seeds of replications 0..R-1, shared by every scenario and future (CRN)."""
-    from experiments.study import replication_seeds as shared
-
-    return shared(seed, replications)
 
 
 def build_jobs(
@@ -615,7 +600,7 @@ def run_stress(
     from experiments.study import run_study
 
     overrides = list(overrides)
-    _check_overrides(overrides)
+    refuse_single_scenario(overrides, "stress")
     cfg = compose("stress", overrides)
     settings = parse_settings(cfg)
     space = space_from(cfg.get("stress"))

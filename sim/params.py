@@ -71,7 +71,7 @@ class ModelSettings:
     horizon_months: int = 120
     handover_start: int = 24
     warmup_months: int = 6
-    scale: int = 10
+    scale: int = 2
     timely_months: int = 3
     gap_tolerance_months: int = 2
     gap_delta: float = 0.2
