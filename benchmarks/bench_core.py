@@ -52,7 +52,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.config import compose, run_config  # noqa: E402
-from experiments.jobs import simulate  # noqa: E402
+from experiments.study.jobs import simulate  # noqa: E402
 
 #: Target cost of one returnee-month (microseconds) and the population it must hold at.
 TARGET_US = 0.5

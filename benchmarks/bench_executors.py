@@ -14,7 +14,7 @@ Usage::
     .venv/bin/python benchmarks/bench_executors.py --runs 400 --workers 2 --toy
     .venv/bin/python benchmarks/bench_executors.py --repeat 3   # best of 3 (shared machines)
 
-With the simulator available (`experiments.jobs.run_job`), runs are real simulations at a
+With the simulator available (`experiments.study.jobs.run_job`), runs are real simulations at a
 short horizon and coarse scale (`--horizon`, `--scale`); `--toy` (or no simulator) uses a
 CPU-bound stand-in of similar duration.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.study import replication_seeds, run_study
+from experiments.study.runner import replication_seeds, run_study
 
 
 def toy_run(spec: dict) -> dict:
@@ -50,7 +50,7 @@ def real_jobs(n: int, horizon: int, scale: int) -> list[dict] | None:
     """Job specs for the real simulator, or None when it is not available yet."""
     try:
         from experiments.config import compose, run_config
-        from experiments.jobs import run_job  # noqa: F401
+        from experiments.study.jobs import run_job  # noqa: F401
     except ImportError:
         return None
     overrides = [f"model.horizon_months={horizon}", f"model.scale={scale}"]
@@ -79,7 +79,7 @@ def main() -> None:
                 for r, s in enumerate(replication_seeds(1, args.runs))]
         what = f"toy CPU-bound runs ({args.steps} steps)"
     else:
-        from experiments.jobs import run_job as fn
+        from experiments.study.jobs import run_job as fn
 
         what = f"simulator runs (horizon {args.horizon} months, scale {args.scale})"
     print(f"{len(jobs)} {what}; {args.workers} workers")
@@ -124,7 +124,7 @@ def main() -> None:
 
 def _busy_seconds(out: Path, version: str) -> float:
     """Sum of the job run times recorded in a study's store."""
-    from experiments.store import ResultStore
+    from experiments.study.store import ResultStore
 
     rows = ResultStore(out / "store", version).load().values()
     return float(sum(r["seconds"] for r in rows))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.sa_space import load_space  # noqa: E402
-from experiments.sensitivity import run_sensitivity  # noqa: E402
+from experiments.space import load_space  # noqa: E402
+from experiments.sensitivity.driver import run_sensitivity  # noqa: E402
 
 
 def _cpu_seconds() -> float:

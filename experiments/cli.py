@@ -15,10 +15,10 @@ from sim.params import ParameterError
 #: command name -> (module, one-line help)
 COMMANDS = {
     "run": ("experiments.run", "one scenario, one seed: summary table, outcomes, figure"),
-    "compare": ("experiments.compare", "scenario library x replications with paired CIs"),
-    "sweep": ("experiments.sweep", "grid of parameter settings x scenarios x replications"),
-    "sensitivity": ("experiments.sensitivity", "Morris / Sobol global sensitivity (SALib)"),
-    "stress": ("experiments.stress", "robustness of exit strategies across futures"),
+    "compare": ("experiments.compare.driver", "scenario library x replications with paired CIs"),
+    "sweep": ("experiments.sweep.driver", "grid of parameter settings x scenarios x replications"),
+    "sensitivity": ("experiments.sensitivity.driver", "Morris / Sobol global sensitivity (SALib)"),
+    "stress": ("experiments.stress.driver", "robustness of exit strategies across futures"),
 }
 
 

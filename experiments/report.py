@@ -28,8 +28,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-# publish and atomic_write_text live in experiments.atomic; re-exported for existing imports
-from experiments.atomic import atomic_write_text, publish
+# publish and atomic_write_text live in experiments.study.atomic; re-exported for existing imports
+from experiments.study.atomic import atomic_write_text, publish
 
 __all__ = ["Report", "atomic_write_text", "publish", "table_html"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config import ConfigError, compose, run_config
-from experiments.outputs import manifest, resolve_output_dir, staged_output_dir, write_json
+from experiments.study.outputs import manifest, resolve_output_dir, staged_output_dir, write_json
 from experiments.plots import plot_run
 
 #: Rows of the printed summary: (outcome key, label, format).
@@ -65,7 +65,7 @@ def prepare(overrides: list[str]) -> tuple[dict[str, Any], dict[str, Any], int]:
 
 def main(overrides: list[str]) -> int:
     """Run one simulation and write its files; returns the exit status."""
-    from experiments.jobs import simulate
+    from experiments.study.jobs import simulate
 
     cfg, config, seed = prepare(overrides)
     final = resolve_output_dir(cfg, "run")

@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from experiments import report  # noqa: E402
-from experiments.atomic import (  # noqa: E402
+from experiments.study.atomic import (  # noqa: E402
     atomic_write,
     publish,
     save_figure,
@@ -24,12 +24,12 @@ from experiments.config import (  # noqa: E402
     require_positive,
     require_seed,
 )
-from experiments.outputs import collect_series  # noqa: E402
+from experiments.study.outputs import collect_series  # noqa: E402
 
 
 def test_report_reexports_the_shared_writers():
     assert report.publish is publish
-    assert report.atomic_write_text.__module__ == "experiments.atomic"
+    assert report.atomic_write_text.__module__ == "experiments.study.atomic"
 
 
 def test_writers_roundtrip_and_leave_no_temp_files(tmp_path):

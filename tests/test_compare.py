@@ -3,7 +3,7 @@
 Two kinds of tests:
 * pipeline tests with a light stand-in job function (fast, no simulator): files written,
   comparison.csv consistent with runs.parquet, bad input rejected before writing;
-* tests against the real simulator (`experiments.jobs`), on a short horizon and a coarse
+* tests against the real simulator (`experiments.study.jobs`), on a short horizon and a coarse
   scale: the CLI end to end, identical arrivals across scenarios for the same seed, paired
   intervals narrower than unpaired ones, and abrupt_exit dropping more cases.
 """
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from experiments import cli
-from experiments.compare import (
+from experiments.compare.driver import (
     OUTCOMES,
     build_jobs,
     parse_settings,
@@ -25,8 +25,8 @@ from experiments.compare import (
     write_parquet_atomic,
 )
 from experiments.config import ConfigError, compose, group_options
-from experiments.paired import paired_differences, t_interval, wilson_interval
-from experiments.study import replication_seeds
+from experiments.compare.paired import paired_differences, t_interval, wilson_interval
+from experiments.study.runner import replication_seeds
 
 
 # --------------------------------------------------------------------- stand-in job

@@ -1,4 +1,4 @@
-"""Known-answer tests of experiments.paired (comparison statistics)."""
+"""Known-answer tests of experiments.compare.paired (comparison statistics)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from experiments.config import ConfigError
-from experiments.paired import (
+from experiments.compare.paired import (
     comparison_table,
     paired_differences,
     paired_t,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from experiments.config import compose, run_config
-from experiments.jobs import simulate
+from experiments.study.jobs import simulate
 from sim.domain import MODALITIES, Episode, Status
 
 COARSE = ["model.scale=50", "model.horizon_months=60"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from experiments.config import compose, group_options, run_config
-from experiments.jobs import run_job
+from experiments.study.jobs import run_job
 from sim import build_params
 from sim.params import ParameterError
 

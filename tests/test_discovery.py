@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from experiments.config import ConfigError
-from experiments.discovery import Box, Failure, describe_box, discover, select_step
+from experiments.stress.discovery import Box, Failure, describe_box, discover, select_step
 
 #: factor ranges of the synthetic space (different scales on purpose)
 RANGES = {

@@ -8,9 +8,9 @@ import pytest
 from conftest import toy_job
 
 from experiments.config import ConfigError
-from experiments.executors import ExecutorSpec, make_executor, parse_executor, plan_chunks
-from experiments.progress import Progress
-from experiments.study import run_study, study_failed
+from experiments.study.executors import ExecutorSpec, make_executor, parse_executor, plan_chunks
+from experiments.study.progress import Progress
+from experiments.study.runner import run_study, study_failed
 
 
 def _jobs(n_settings=3, reps=8, fail=()):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from experiments.config import ConfigError
-from experiments.robustness import (
+from experiments.stress.robustness import (
     Thresholds,
     complete_futures,
     criteria,

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from experiments.config import CONFIG_DIR, compose, group_options, run_config
-from experiments.jobs import simulate
+from experiments.study.jobs import simulate
 from scenarios import ScenarioError, build_scenario, build_schedule
 from sim.params import ParameterError, build_params
 

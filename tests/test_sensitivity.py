@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import sa_core
+from experiments.sensitivity import analysis as sa_core
 from experiments.config import ConfigError
-from experiments.sa_space import parse_space, problem_from
+from experiments.space import parse_space, problem_from
 
 PI = np.pi
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-PI, PI]] * 3}
@@ -92,7 +92,7 @@ def test_grouped_indices_of_additive_function_add_up():
 
 
 def test_same_seed_same_indices_different_seed_differs(tmp_path):
-    from experiments.sensitivity import write_csv
+    from experiments.sensitivity.driver import write_csv
 
     runs = [sa_core.run_sa(ishigami, ISHIGAMI, "sobol", 64, seed=s) for s in (11, 11, 12)]
     for i, r in enumerate(runs):

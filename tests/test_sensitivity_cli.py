@@ -10,8 +10,8 @@ import pytest
 
 from experiments import cli
 from experiments.config import ConfigError, compose, run_config
-from experiments.sa_space import check_paths, load_space
-from experiments.sensitivity import run_sensitivity
+from experiments.space import check_paths, load_space
+from experiments.sensitivity.driver import run_sensitivity
 
 TINY = ["space=tiny", "num_resamples=50"]
 
@@ -104,7 +104,7 @@ SIM_SMALL = ["space=tiny", "n=2", "replications=1", "model.scale=200",
 
 
 def test_simulator_sobol_study_end_to_end(tmp_path, capsys):
-    pytest.importorskip("experiments.jobs")
+    pytest.importorskip("experiments.study.jobs")
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli.main(["sensitivity", *SIM_SMALL, f"output_dir={a}"]) == 0
     assert cli.main(["sensitivity", *SIM_SMALL, f"output_dir={b}"]) == 0
@@ -122,7 +122,7 @@ def test_simulator_sobol_study_end_to_end(tmp_path, capsys):
 
 
 def test_space_range_the_simulator_rejects_fails_before_any_run(tmp_path, capsys):
-    pytest.importorskip("experiments.jobs")
+    pytest.importorskip("experiments.study.jobs")
     space = tmp_path / "bad.yaml"
     space.write_text("factors:\n"
                      "  - {name: country.returnees.trust_gov, bounds: [0.5, 1.5]}\n"
@@ -137,7 +137,7 @@ def test_space_range_the_simulator_rejects_fails_before_any_run(tmp_path, capsys
 
 @pytest.mark.slow
 def test_simulator_grouped_sobol_on_default_space(tmp_path):
-    pytest.importorskip("experiments.jobs")
+    pytest.importorskip("experiments.study.jobs")
     out = tmp_path / "g"
     args = ["grouped=true", "n=4", "replications=2", "model.scale=200", "model.horizon_months=60",
             "num_resamples=20", f"output_dir={out}"]

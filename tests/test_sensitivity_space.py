@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments import sa_core
+from experiments.sensitivity import analysis as sa_core
 from experiments.config import ConfigError
-from experiments.sa_space import (
+from experiments.space import (
     apply_row,
     check_paths,
     get_dotted,
@@ -15,7 +15,7 @@ from experiments.sa_space import (
     parse_space,
     problem_from,
 )
-from experiments.sensitivity import SimulatorModel
+from experiments.sensitivity.driver import SimulatorModel
 
 SPACE = {
     "description": "toy",

@@ -17,8 +17,8 @@ import pytest
 from conftest import toy_job
 
 from experiments.config import ConfigError
-from experiments.store import ResultStore, canonical_json, code_version, job_key
-from experiments.study import run_study
+from experiments.study.store import ResultStore, canonical_json, code_version, job_key
+from experiments.study.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,7 +148,7 @@ def test_resume_after_sigkill_runs_only_missing_jobs(tmp_path, tests_on_path):
     script = textwrap.dedent(f"""
         from conftest import toy_job
         from test_store import _jobs
-        from experiments.study import run_study
+        from experiments.study.runner import run_study
         run_study(_jobs({str(log)!r}, n={n}, hold={str(hold)!r}, hold_seed=25), toy_job,
                   {str(out)!r}, {{"kind": "serial", "chunk_size": 3}}, progress=False)
     """)
@@ -192,7 +192,7 @@ def test_failed_jobs_can_be_kept_instead_of_retried(tmp_path):
 
 
 def test_executor_that_cannot_start_leaves_no_study_folder(tmp_path, monkeypatch):
-    from experiments import executors
+    from experiments.study import executors as executors
 
     def refuse(self):
         raise ConfigError("executor.address: cannot reach Dask scheduler tcp://nowhere:1")

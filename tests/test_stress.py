@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from experiments.config import ConfigError, compose, run_config
-from experiments.discovery import discover
-from experiments.robustness import Thresholds, summarize, tidy_outcomes
-from experiments.stress import (
+from experiments.stress.discovery import discover
+from experiments.stress.robustness import Thresholds, summarize, tidy_outcomes
+from experiments.stress.driver import (
     Space,
     Factor,
     analyse,
@@ -236,7 +236,7 @@ def test_cli_exit_status_2_on_bad_input(tmp_path, capsys):
 
 def test_stress_with_the_simulator(tmp_path):
     """End to end with the real model on a tiny horizon and coarse scale; resumes."""
-    pytest.importorskip("experiments.jobs")
+    pytest.importorskip("experiments.study.jobs")
     out_dir = tmp_path / "real"
     args = ["scenarios=[status_quo,abrupt_exit]", "futures=3", "replications=1",
             "model.horizon_months=40", "model.handover_start=24", "model.scale=200",

@@ -10,7 +10,7 @@ import pytest
 from conftest import toy_sweep_job
 
 from experiments.config import ConfigError, compose
-from experiments.sweep import (
+from experiments.sweep.driver import (
     apply_setting,
     build_jobs,
     expand_grid,
@@ -138,10 +138,10 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
 
 def test_handover_sweep_end_to_end_with_the_simulator(tmp_path, capsys):
     """`handover sweep` on the real model, tiny horizon and coarse scale (a few seconds)."""
-    pytest.importorskip("experiments.jobs")
+    pytest.importorskip("experiments.study.jobs")
     from experiments.cli import main
     from experiments.config import run_config
-    from experiments.jobs import run_job
+    from experiments.study.jobs import run_job
 
     out = tmp_path / "sw"
     args = ["sweep", "model.horizon_months=36", "model.scale=50",

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.atomic import save_figure  # noqa: E402
+from experiments.study.atomic import save_figure  # noqa: E402
 
 
 #: factors labelled in the mu*-sigma plot / drawn in the convergence plot

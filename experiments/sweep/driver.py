@@ -48,9 +48,9 @@ from experiments.config import (
     run_config,
     set_dotted,
 )
-from experiments.executors import parse_executor
-from experiments.outputs import manifest, resolve_output_dir
-from experiments.study import replication_seeds, run_study, study_failed
+from experiments.study.executors import parse_executor
+from experiments.study.outputs import manifest, resolve_output_dir
+from experiments.study.runner import replication_seeds, run_study, study_failed
 
 #: Outcomes drawn in the figures when the config does not say (those present are used).
 MAIN_OUTCOMES = (
@@ -257,7 +257,7 @@ def summarize(runs: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
         DataFrame: setting, the parameter columns, scenario, n, failed, then
         `<outcome>_mean`, `<outcome>_lo`, `<outcome>_hi` for each numeric outcome.
     """
-    from experiments.paired import t_interval
+    from experiments.compare.paired import t_interval
 
     outcomes = outcome_columns(runs, plan)
     rows = []
@@ -310,7 +310,7 @@ def plot_sweep(runs_path: Path, figures_dir: Path, plan: dict[str, Any]) -> list
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.paired import t_interval
+    from experiments.compare.paired import t_interval
 
     runs = pd.read_parquet(runs_path)
     runs = runs[runs["error"].isna()]
@@ -379,7 +379,7 @@ def _save_figure(fig: Any, path: Path) -> None:
 
 
 def _default_job_fn() -> JobFn:
-    from experiments.jobs import run_job
+    from experiments.study.jobs import run_job
 
     return run_job
 
@@ -391,7 +391,7 @@ def run_sweep(
 
     Args:
         overrides: Hydra overrides for configs/sweep.yaml.
-        job_fn: picklable job function (default `experiments.jobs.run_job`).
+        job_fn: picklable job function (default `experiments.study.jobs.run_job`).
         progress: show the progress bar / lines.
 
     Returns:

@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from experiments.atomic import save_figure  # noqa: E402
+from experiments.study.atomic import save_figure  # noqa: E402
 from experiments.plots import scenario_colours  # noqa: E402
 
 #: (file name, heading, caption template; {pct} = confidence level) of each figure.
@@ -270,7 +270,7 @@ def draw_all(
         gap_threshold: gap threshold in months (axis label), or None.
         reference: reference scenario name (difference titles), or None.
         level: confidence level of the bands (intervals in the tables are computed
-            by experiments.paired at the same level).
+            by experiments.compare.paired at the same level).
 
     Returns:
         (heading, png path, caption) per figure drawn, in report order.

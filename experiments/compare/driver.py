@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from experiments.atomic import write_csv_atomic, write_parquet_atomic
+from experiments.study.atomic import write_csv_atomic, write_parquet_atomic
 from experiments.config import (
     ConfigError,
     compose,
@@ -33,9 +33,9 @@ from experiments.config import (
     require_seed,
     run_config,
 )
-from experiments.paired import comparison_table, paired_differences
-from experiments.outputs import collect_series, resolve_output_dir
-from experiments.study import replication_seeds, run_study, study_failed
+from experiments.compare.paired import comparison_table, paired_differences
+from experiments.study.outputs import collect_series, resolve_output_dir
+from experiments.study.runner import replication_seeds, run_study, study_failed
 
 #: Outcomes summarised in comparison.csv (those the simulator returns; missing ones skipped).
 OUTCOMES = (
@@ -141,9 +141,9 @@ def compare_job(spec: dict[str, Any]) -> dict[str, float]:
         spec: job spec (config, seed, scenario, replication, optional series_path).
 
     Returns:
-        Flat dict of scalar outcomes (as `experiments.jobs.run_job`).
+        Flat dict of scalar outcomes (as `experiments.study.jobs.run_job`).
     """
-    from experiments.jobs import run_job_with_series
+    from experiments.study.jobs import run_job_with_series
 
     run_spec = {k: v for k, v in spec.items() if k != "series_path"}
     scalars, series = run_job_with_series(run_spec)
@@ -160,7 +160,7 @@ def evaluate(
 ) -> pd.DataFrame:
     """Evaluate job specs through the shared study runner and return the runs table.
 
-    `experiments.study.run_study` streams results to `output_dir/store/` (a killed
+    `experiments.study.runner.run_study` streams results to `output_dir/store/` (a killed
     comparison resumes where it stopped) and runs them on the configured executor.
 
     Args:
@@ -206,7 +206,7 @@ def run_comparison(
     jobs = build_jobs(overrides, settings, cfg["seed"])
     executor_cfg = cfg.get("executor")
     if executor_cfg is not None:
-        from experiments.executors import parse_executor
+        from experiments.study.executors import parse_executor
 
         parse_executor(executor_cfg)  # validate before writing anything
     out = resolve_output_dir(cfg, "compare")
@@ -236,7 +236,7 @@ def run_comparison(
     write_csv_atomic(table, out / "comparison.csv")
     write_csv_atomic(diffs, out / "paired_differences.csv")
 
-    from experiments.compare_plots import draw_all
+    from experiments.compare.plots import draw_all
 
     figures = draw_all(
         out, cfg.get("model", {}).get("handover_start"), settings["gap_threshold_months"],

@@ -14,8 +14,8 @@ Steps:
 2. Every scenario runs in every future and replication; replication r uses the same seed
    in every scenario and future (common random numbers), through the shared executor and
    result store (`run_study`: resumable, `runs.parquet`).
-3. Replications are averaged into one row per scenario x future; `experiments.robustness`
-   gives the robustness table and the most robust strategy; `experiments.discovery` finds
+3. Replications are averaged into one row per scenario x future; `experiments.stress.robustness`
+   gives the robustness table and the most robust strategy; `experiments.stress.discovery` finds
    where the chosen scenario fails (PRIM).
 4. Files in `output_dir`: futures.csv, runs.parquet, outcomes.csv (scenario x future),
    robustness.csv, discovery.csv, trajectories.csv, timeseries.parquet, figures/*.png,
@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from experiments.atomic import atomic_write_text, write_csv_atomic, write_parquet_atomic
+from experiments.study.atomic import atomic_write_text, write_csv_atomic, write_parquet_atomic
 from experiments.config import (
     ConfigError,
     compose,
@@ -47,9 +47,9 @@ from experiments.config import (
     run_config,
     set_dotted,
 )
-from experiments.discovery import Failure, describe_box, discover
-from experiments.outputs import collect_series, resolve_output_dir
-from experiments.robustness import (
+from experiments.stress.discovery import Failure, describe_box, discover
+from experiments.study.outputs import collect_series, resolve_output_dir
+from experiments.stress.robustness import (
     DEFAULT_METRICS,
     DIRECTIONS,
     Thresholds,
@@ -58,7 +58,7 @@ from experiments.robustness import (
     summarize,
     tidy_outcomes,
 )
-from experiments.study import replication_seeds
+from experiments.study.runner import replication_seeds
 
 JobFn = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -422,9 +422,9 @@ def stress_job(spec: dict[str, Any]) -> dict[str, Any]:
         spec: job spec (config, seed, tags, optional series_path).
 
     Returns:
-        Flat dict of scalar outcomes (`experiments.jobs.run_job`).
+        Flat dict of scalar outcomes (`experiments.study.jobs.run_job`).
     """
-    from experiments import jobs as sim_jobs
+    from experiments.study import jobs as sim_jobs
 
     path = spec.get("series_path")
     run_spec = {k: v for k, v in spec.items() if k != "series_path"}
@@ -447,7 +447,7 @@ class StressResult:
 
     Attributes:
         outcomes: one row per scenario x future (replications averaged) + factor values.
-        robustness: one row per scenario (see `experiments.robustness.summarize`).
+        robustness: one row per scenario (see `experiments.stress.robustness.summarize`).
         best: the most robust scenario; reason: why, in one sentence.
         discovery: boxes, one row per scenario x box x factor.
         trajectories: peeling trajectories, one row per scenario x box x step.
@@ -596,8 +596,8 @@ def run_stress(
     Raises:
         ConfigError: invalid configuration (raised before anything is written).
     """
-    from experiments.executors import parse_executor
-    from experiments.study import run_study
+    from experiments.study.executors import parse_executor
+    from experiments.study.runner import run_study
 
     overrides = list(overrides)
     refuse_single_scenario(overrides, "stress")
@@ -628,7 +628,7 @@ def run_stress(
     if not series.empty:
         write_parquet_atomic(series, out / "timeseries.parquet")
     write_summary(out, cfg, overrides, settings, space, result, seeds, runs.attrs.get("study"))
-    from experiments.stress_plots import build_report
+    from experiments.stress.plots import build_report
 
     build_report(out)
     print(format_table(result.robustness, settings.thresholds))

@@ -5,7 +5,7 @@ calls `run_study`. A job spec is a dict::
 
     {"config": <run config: model/country/scenario>, "seed": int, <tag>: <scalar>, ...}
 
-`fn(spec) -> dict[str, scalar]` runs one job (usually `experiments.jobs.run_job`). Finished
+`fn(spec) -> dict[str, scalar]` runs one job (usually `experiments.study.jobs.run_job`). Finished
 jobs are written to `<output_dir>/store/` as soon as their chunk completes; re-running the
 same study with the same `output_dir` skips them (resume). A job that raises is recorded
 with its error and the study goes on. At the end, `<output_dir>/runs.parquet` holds one row
@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 
 from experiments.config import ConfigError
-from experiments.executors import make_executor, parse_executor, plan_chunks
-from experiments.progress import Progress
-from experiments.store import META_COLUMNS, ResultStore, code_version, job_key
+from experiments.study.executors import make_executor, parse_executor, plan_chunks
+from experiments.study.progress import Progress
+from experiments.study.store import META_COLUMNS, ResultStore, code_version, job_key
 
 #: Name of the per-run table written in the output directory.
 RUNS_FILE = "runs.parquet"

@@ -3,7 +3,7 @@
     handover sensitivity method=sobol n=256 replications=2 space=default
     handover sensitivity method=morris n=20 num_levels=4 grouped=true
 
-Pipeline (the generic part lives in `experiments.sa_core`, the space in `sa_space`):
+Pipeline (the generic part lives in `experiments.sensitivity.analysis`, the space in `sa_space`):
 compose `configs/sensitivity.yaml` -> load the space `configs/sa/<space>.yaml` ->
 `problem_from(space)` -> seeded `sample` -> one simulator job per (sample row,
 replication) -> mean over replications -> `analyze` with bootstrap intervals ->
@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments import sa_core
-from experiments.atomic import atomic_write
+from experiments.sensitivity import analysis as sa_core
+from experiments.study.atomic import atomic_write
 from experiments.config import ConfigError, compose, require_fraction, require_int, run_config
-from experiments.sa_space import Space, apply_row, check_paths, load_space, problem_from
+from experiments.space import Space, apply_row, check_paths, load_space, problem_from
 
 #: keys of configs/sensitivity.yaml this command reads (besides the run config keys)
 SA_KEYS = (
@@ -55,14 +55,14 @@ def run_jobs_serial(specs: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Run simulator jobs one after another in this process (fallback runner).
 
     Args:
-        specs: job specs for `experiments.jobs.run_job`.
+        specs: job specs for `experiments.study.jobs.run_job`.
 
     Returns:
         One outcome dict per spec, in order.
     """
     from tqdm import tqdm
 
-    from experiments.jobs import run_job
+    from experiments.study.jobs import run_job
 
     return [run_job(s) for s in tqdm(specs, desc="sensitivity runs", unit="run",
                                      disable=not sys.stderr.isatty())]
@@ -231,7 +231,7 @@ def write_outputs(
 
     Figures are drawn from the saved `indices.csv` / `convergence.csv`, not from memory.
     """
-    from experiments import sa_plots
+    from experiments.sensitivity import plots as sa_plots
 
     design = result.design
     X = pd.DataFrame(design.X, columns=space.names).rename_axis("point").reset_index()
@@ -275,7 +275,7 @@ def main(overrides: list[str]) -> int:
 
 
 def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None = None) -> int:
-    """`main` with an optional stand-in for `experiments.jobs.run_job` (tests, benchmarks).
+    """`main` with an optional stand-in for `experiments.study.jobs.run_job` (tests, benchmarks).
 
     Args:
         overrides: Hydra overrides of `configs/sensitivity.yaml`.
@@ -356,13 +356,13 @@ def make_runner(
 ) -> Runner:
     """The job runner of a composed config: the shared executor and result store.
 
-    Runs go through `experiments.study.run_study` (executor from `cfg["executor"]`, store
+    Runs go through `experiments.study.runner.run_study` (executor from `cfg["executor"]`, store
     in `output_dir/store`), so re-running with the same `output_dir` resumes.
 
     Args:
         cfg: composed `sensitivity` config (uses its `executor` node).
         output_dir: the study folder.
-        job_fn: the job function (default `experiments.jobs.run_job`).
+        job_fn: the job function (default `experiments.study.jobs.run_job`).
 
     Returns:
         A function mapping job specs to outcome dicts, in order.
@@ -370,12 +370,12 @@ def make_runner(
     Raises:
         StudyFailed (from the runner): some runs failed.
     """
-    from experiments.study import run_study, study_failed
+    from experiments.study.runner import run_study, study_failed
 
     def runner(specs: list[dict[str, Any]]) -> list[dict[str, float]]:
         fn = job_fn
         if fn is None:
-            from experiments.jobs import run_job as fn
+            from experiments.study.jobs import run_job as fn
         # a single job (the outcome probe) runs in this process: no worker start-up
         executor = cfg.get("executor") if len(specs) > 1 else {"kind": "serial"}
         table = run_study(specs, fn, output_dir, executor=executor, label="sensitivity",

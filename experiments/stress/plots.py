@@ -1,6 +1,6 @@
 """Figures and the donor report of `handover stress`, drawn from the saved files only.
 
-Inputs in the study folder (written by `experiments.stress`): summary.json, futures.csv,
+Inputs in the study folder (written by `experiments.stress.driver`): summary.json, futures.csv,
 outcomes.csv (scenario x future), robustness.csv, discovery.csv, trajectories.csv,
 runs.parquet and, when monthly series were kept, timeseries.parquet. Nothing here runs
 the model. Each plotting function writes one PNG and returns its path.
@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.atomic import save_figure  # noqa: E402
+from experiments.study.atomic import save_figure  # noqa: E402
 from experiments.plots import scenario_colours  # noqa: E402
 from experiments.report import Report  # noqa: E402
 

@@ -1,0 +1,2 @@
+"""`handover compare`: scenarios x replications with common random numbers (driver,
+paired statistics, plots)."""

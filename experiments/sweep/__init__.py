@@ -1,0 +1,1 @@
+"""`handover sweep`: a grid or list of parameter settings x scenarios x replications."""
