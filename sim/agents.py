@@ -76,7 +76,8 @@ class Provider(mesa.Agent):
         nominal quality."""
         if not self.spec.learning:
             return self.nominal_quality
-        return self.nominal_quality * (0.5 + 0.5 * self.productivity)
+        floor = self.model.params.country.system.learner_quality_floor
+        return self.nominal_quality * (floor + (1 - floor) * self.productivity)
 
     def adjust_capacity(self, budget: float) -> None:
         """Set this month's budget, staff, spend and capacity (step 3 of the model)."""
@@ -230,8 +231,8 @@ class ReturneeView(mesa.Agent):
 
     @property
     def sustainable(self) -> bool:
-        """Composite score >= 0.5 (IOM's threshold)."""
-        return self.scores["composite"] >= 0.5
+        """Composite score at or above `returnees.sustainable_score` (IOM's threshold 0.5)."""
+        return self.scores["composite"] >= self.model.params.country.returnees.sustainable_score
 
     def __repr__(self) -> str:
         return (f"Returnee(row={self.row}, {self.modality}, {self.profile}, {self.region}, "

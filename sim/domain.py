@@ -34,7 +34,6 @@ PROVIDER_KINDS = (
     "sector_service",
     "local_ngo",
 )
-EXTERNAL_KINDS = ("external_implementer",)
 #: How a provider delivers an area: itself, or by referral to another service.
 SERVICE_MODES = ("direct", "referral")
 FUNDER_KINDS = ("donor", "treasury")

@@ -30,7 +30,8 @@ import mesa
 import numpy as np
 
 from sim.agents import Donor, Provider, ReturneeView, Treasury
-from sim.domain import AREA_DIMENSION, AREAS, DIMENSIONS, MODALITIES, PROFILES, SEGMENTS, Episode, Status
+from sim.domain import (AREA_DIMENSION, AREAS, DIMENSIONS, MODALITIES, PROFILES, PROVIDER_KINDS, SEGMENTS,
+                        Episode, Status)
 from sim.params import RunParams
 from sim.population import N_AREAS, Population, draw_arrivals
 from sim.rng import Streams
@@ -43,7 +44,6 @@ OPEN_STATES = (Episode.LATENT, Episode.WAITING, Episode.INTERRUPTED)
 #: Lookup tables by episode code (faster than np.isin on large int8 arrays).
 IS_OPEN = np.isin(np.arange(len(Episode)), OPEN_STATES)
 IS_OPEN_OR_SERVED = IS_OPEN | (np.arange(len(Episode)) == Episode.IN_SERVICE)
-KIND_NAMES = ("external_implementer", "national_agency", "local_office", "sector_service", "local_ngo")
 
 
 def _rows(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -253,7 +253,8 @@ class HandoverModel(mesa.Model):
         pop = self.population
         elig = self._eligible_now()[pop.modality[rows], pop.profile[rows]]
         national = ~elig | (pop.u_reception[rows] < self.shares[pop.profile[rows], SEG["reception"]])
-        reach = np.where(national, self.system.reception_reach(self.office)[pop.region[rows]], 0.95)
+        reach = np.where(national, self.system.reception_reach(self.office)[pop.region[rows]],
+                         self.params.country.system.reception_reach_external)
         pop.registered[rows] = self.streams.behaviour.random(len(rows)) < reach
 
     # 5 ---------------------------------------------------------------------------
@@ -421,7 +422,6 @@ class HandoverModel(mesa.Model):
         if len(r):
             rows = act[r]
             pop.ep[rows, a] = Episode.LATENT
-            pop.ep_dropped[rows, a] = True
             pop.ep_interrupted[rows, a] = -1
             pop.ep_transfer[rows, a] = False
             pop.ep_wait_since[rows, a] = -1
@@ -433,10 +433,11 @@ class HandoverModel(mesa.Model):
         score = _rows(pop.score, act)
         composite = (score[:, 0] + score[:, 1] + score[:, 2]) / np.float32(3)
         following = pop.follow_until[act] >= t
+        external_quality = self.params.country.system.follow_up_quality_external
         fu_quality = np.where(pop.follow_national[act], self._national_productivity(),
-                              1.0 if self._eligible_now().any() else 0.0)
-        hazard = beh.remigration_base * np.exp(beh.remigration_unmet * n_unmet
-                                               + beh.remigration_score * np.maximum(0.0, 0.5 - composite))
+                              external_quality if self._eligible_now().any() else 0.0)
+        below = np.maximum(0.0, beh.sustainable_score - composite)
+        hazard = beh.remigration_base * np.exp(beh.remigration_unmet * n_unmet + beh.remigration_score * below)
         hazard *= 1 - beh.follow_up_effect * following * fu_quality
         leaves = self.streams.outcomes.random(len(act)) < 1 - np.exp(-hazard)
         self._end_files(act[leaves], t, Status.REMIGRATED)
@@ -545,13 +546,13 @@ class HandoverModel(mesa.Model):
             "referral_success": self.system.referral_success,
             "trust_gov": float(pop.trust_gov[act].mean()) if len(act) else np.nan,
         }
-        load = np.zeros(len(KIND_NAMES))
-        cap = np.zeros(len(KIND_NAMES))
+        load = np.zeros(len(PROVIDER_KINDS))
+        cap = np.zeros(len(PROVIDER_KINDS))
         for p in self.providers:
-            load[KIND_NAMES.index(p.spec.kind)] += p.caseload * k
-            cap[KIND_NAMES.index(p.spec.kind)] += p.capacity * k
+            load[PROVIDER_KINDS.index(p.spec.kind)] += p.caseload * k
+            cap[PROVIDER_KINDS.index(p.spec.kind)] += p.capacity * k
             row[f"budget_{p.spec.name}"] = p.budget
-        for i, kind in enumerate(KIND_NAMES):
+        for i, kind in enumerate(PROVIDER_KINDS):
             row[f"caseload_{kind}"] = load[i]
             row[f"capacity_{kind}"] = cap[i]
         for block, value in self.system.as_dict().items():

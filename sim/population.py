@@ -44,7 +44,6 @@ _COLUMNS = {
     "ep_duration": (np.int16, True, 0),
     "ep_interrupted": (np.int32, True, -1),
     "ep_transfer": (np.bool_, True, False),
-    "ep_dropped": (np.bool_, True, False),
     "ep_referral": (np.bool_, True, False),
 }
 
@@ -90,10 +89,6 @@ class Population:
         self.n += k
         return rows
 
-    def count(self, status: Status) -> int:
-        """Number of agents with `status`."""
-        return int(np.count_nonzero(self.view("status") == status))
-
 
 def draw_arrivals(country: Country, month: int, n: int, rng_arrivals: np.random.Generator,
                   rng_needs: np.random.Generator, modality_mix: np.ndarray | None = None
@@ -128,11 +123,12 @@ def draw_arrivals(country: Country, month: int, n: int, rng_arrivals: np.random.
     beh = country.returnees
     need_p = np.array([[getattr(country.needs, p)[a] for a in AREAS] for p in PROFILES])
     u_need = rng_needs.random((n, N_AREAS))
-    severity = 0.3 + 0.7 * rng_needs.random((n, N_AREAS))
+    smin = country.needs.severity_min
+    severity = smin + (1 - smin) * rng_needs.random((n, N_AREAS))
     trust_gov = _beta(rng_needs, beh.trust_gov, beh.trust_concentration, n)
     trust_ext = _beta(rng_needs, beh.trust_ext, beh.trust_concentration, n)
     base = beh.initial_score - beh.vulnerable_score_penalty * profile
-    score = np.clip(base[:, None] + 0.1 * rng_needs.standard_normal((n, N_DIMS)), 0.0, 1.0)
+    score = np.clip(base[:, None] + beh.initial_score_sd * rng_needs.standard_normal((n, N_DIMS)), 0.0, 1.0)
     u = rng_needs.random((n, 3))
     ep_u = rng_needs.random((n, N_AREAS))
     ep_u_duration = rng_needs.random((n, N_AREAS))

@@ -1,8 +1,9 @@
-"""The national reintegration system: 11 building blocks + ownership (DOMAIN.md §3).
+"""The national reintegration system: 11 building blocks + ownership.
 
 Each block is in [0, 1] and moves slowly toward a target set by political will,
 ownership ("let them do it": national caseload and spend shares) and technical
 assistance. The blocks set national referral success, registration reach and readiness.
+Every coefficient is a `SystemParams` field (units, ranges and sources in `sim.params`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ _IDX = {b: i for i, b in enumerate(BLOCKS)}
 _BUILT = [b for b in BLOCKS if b not in ("political_will", "ownership", "budget")]
 #: Blocks that readiness triggers look at (with national productivity).
 READINESS_BLOCKS = ("public_services", "sops_referral", "data_management", "coordination")
-#: TA spend (USD/month) that counts as full technical-assistance intensity.
-TA_FULL_INTENSITY_USD = 50_000.0
 
 
 class NationalSystem:
@@ -41,9 +40,11 @@ class NationalSystem:
         return {b: float(v) for b, v in zip(BLOCKS, self.blocks)}
 
     def relative(self, block: str) -> float:
-        """The block's value relative to its initial value, kept within [0.5, 2]."""
+        """The block's value relative to its initial value, kept within
+        [relative_min, relative_max]."""
         i = _IDX[block]
-        return float(np.clip(self.blocks[i] / max(self.initial[i], 1e-9), 0.5, 2.0))
+        p = self.params
+        return float(np.clip(self.blocks[i] / max(self.initial[i], 1e-9), p.relative_min, p.relative_max))
 
     @property
     def capacity_factor(self) -> float:
@@ -59,26 +60,31 @@ class NationalSystem:
     @property
     def referral_success(self) -> float:
         """Monthly probability that a national case manager completes a referral."""
-        return 0.2 + 0.75 * self["sops_referral"]
+        p = self.params
+        return p.referral_success_floor + p.referral_success_gain * self["sops_referral"]
 
     def reception_reach(self, office: np.ndarray) -> np.ndarray:
         """Probability national actors receive and register an arrival, per region."""
-        return 0.25 + 0.75 * self["data_management"] * office
+        p = self.params
+        return p.reception_reach_floor + p.reception_reach_gain * self["data_management"] * office
 
     def readiness(self, productivity: float) -> float:
         """Measured national readiness (0-1): key blocks and providers' productivity."""
         blocks = np.mean([self[b] for b in READINESS_BLOCKS])
-        return float(0.5 * blocks + 0.5 * productivity)
+        w = self.params.readiness_block_weight
+        return float(w * blocks + (1 - w) * productivity)
 
     def update(self, national_case_share: float, national_spend_share: float,
                ta_usd: float) -> None:
         """One month of change (step 9)."""
-        rate = 1.0 / self.params.adjustment_months
-        target_own = 0.5 * national_case_share + 0.5 * national_spend_share
+        p = self.params
+        rate = 1.0 / p.adjustment_months
+        w_case, w_own = p.ownership_case_weight, p.drive_ownership_weight
+        target_own = w_case * national_case_share + (1 - w_case) * national_spend_share
         self["ownership"] = self["ownership"] + rate * (target_own - self["ownership"])
         self["budget"] = self["budget"] + rate * (national_spend_share - self["budget"])
-        ta = min(1.0, ta_usd / TA_FULL_INTENSITY_USD)
-        drive = self["political_will"] * (0.6 * self["ownership"] + 0.4 * ta)
+        ta = min(1.0, ta_usd / p.ta_full_intensity_usd)
+        drive = self["political_will"] * (w_own * self["ownership"] + (1 - w_own) * ta)
         for b in _BUILT:
             i = _IDX[b]
             target = self.initial[i] + (1 - self.initial[i]) * drive
