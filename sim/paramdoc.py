@@ -13,7 +13,7 @@ import sys
 import typing
 from pathlib import Path
 
-from sim.params import ModelSettings, RunParams, allowed_text
+from sim.params import SERVICE_RANGES, ModelSettings, ProviderSpec, RunParams, allowed_text
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
 
@@ -101,7 +101,29 @@ def render() -> str:
         parts.append("| parameter | default | unit | allowed | plausible | source | meaning |\n")
         parts.append("| --- | --- | --- | --- | --- | --- | --- |\n")
         for row in rows(cls):
-            parts.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |\n")
+            parts.append(_row(row))
+        if cls is ProviderSpec:
+            parts.append(service_table())
+    return "".join(parts)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |\n"
+
+
+def service_table() -> str:
+    """Costs and quality of services by kind of provider (`sim.params.SERVICE_RANGES`)."""
+    fields = {f.name: f for f in dataclasses.fields(ProviderSpec)}
+    parts = ["\n### Costs and quality of services, by kind of provider\n\n",
+             "Plausible ranges (`sim.params.SERVICE_RANGES`) for studies and for checking a "
+             "profile;\nvalidation enforces only the bounds above. Quality ranges apply to "
+             "each area's quality;\nassistance ranges to both ends of `assist_months`.\n\n",
+             "| kind | parameter | plausible | unit | source |\n",
+             "| --- | --- | --- | --- | --- |\n"]
+    for kind, ranges in SERVICE_RANGES.items():
+        for name, r in ranges.items():
+            parts.append(_row([kind, f"`{name}`", _range((r.low, r.high)),
+                               fields[name].metadata["unit"], r.source]))
     return "".join(parts)
 
 

@@ -322,6 +322,85 @@ class ReturneeParams:
         check_fields(self, path)
 
 
+@dataclass(frozen=True)
+class Plausible:
+    """A plausible range of one service parameter for one kind of provider, and its source."""
+
+    low: float
+    high: float
+    source: str = ASSUMPTION
+
+
+_WEAK_PUBLIC = ("source: public services are often weak (limited reach and quality, fixed "
+                "calendars, no transport or operating budgets); levels assumed")
+_SIX_TO_TWELVE = "source: reintegration assistance typically lasts 6 to 12 months"
+_NATIONAL_COST = ("assumption: national pay scales plus operating costs; the high end is the "
+                  "external implementers' cost, for national actors that must pay comparable "
+                  "salaries, transport and offices")
+
+#: Plausible costs and quality of services by kind of provider (the staff cost, cases per
+#: staff, months of assistance and quality of `ProviderSpec`). Quality ranges apply to the
+#: single quality or to each area's quality. Validation enforces only the bounds declared
+#: on `ProviderSpec`; these ranges are what studies should explore and what the shipped
+#: profiles are checked against (tests/test_params_meta.py).
+SERVICE_RANGES: dict[str, dict[str, Plausible]] = {
+    "external_implementer": {
+        "staff_cost": Plausible(2_000, 4_000, "assumption: international implementer staff "
+                                "with offices, transport and overheads"),
+        "cases_per_staff": Plausible(15, 30),
+        "assist_months": Plausible(6, 12, _SIX_TO_TWELVE),
+        "quality": Plausible(0.7, 0.9, "source: implementers are experienced; level assumed"),
+    },
+    "national_agency": {
+        "staff_cost": Plausible(600, 3_000, _NATIONAL_COST),
+        "cases_per_staff": Plausible(15, 40),
+        "assist_months": Plausible(3, 12, _SIX_TO_TWELVE + " under programmes; national "
+                                   "assistance may be shorter (assumption)"),
+        "quality": Plausible(0.5, 0.8),
+    },
+    "local_office": {
+        "staff_cost": Plausible(500, 3_000, _NATIONAL_COST),
+        "cases_per_staff": Plausible(15, 40),
+        "assist_months": Plausible(3, 12, _SIX_TO_TWELVE + " under programmes; national "
+                                   "assistance may be shorter (assumption)"),
+        "quality": Plausible(0.45, 0.8),
+    },
+    "sector_service": {
+        "staff_cost": Plausible(400, 3_000, _NATIONAL_COST),
+        "cases_per_staff": Plausible(20, 60, "assumption: general public services carry "
+                                     "larger caseloads than case managers"),
+        "assist_months": Plausible(3, 12, "assumption: fixed programme calendars"),
+        "quality": Plausible(0.3, 0.7, _WEAK_PUBLIC),
+    },
+    "local_ngo": {
+        "staff_cost": Plausible(500, 2_500),
+        "cases_per_staff": Plausible(15, 30),
+        "assist_months": Plausible(3, 12, _SIX_TO_TWELVE),
+        "quality": Plausible(0.5, 0.8),
+    },
+}
+
+
+def service_range(kind: str, name: str) -> Plausible:
+    """Plausible range of service parameter `name` for providers of `kind`.
+
+    Raises:
+        ParameterError: unknown kind or parameter, naming the allowed ones.
+    """
+    if kind not in SERVICE_RANGES:
+        fail("kind", f"unknown kind '{kind}'; allowed: {', '.join(SERVICE_RANGES)}")
+    ranges = SERVICE_RANGES[kind]
+    if name not in ranges:
+        fail(name, f"no plausible range by kind; allowed: {', '.join(ranges)}")
+    return ranges[name]
+
+
+def _any_kind(name: str) -> tuple[float, float]:
+    """The span of `name`'s plausible ranges over all kinds of provider."""
+    ranges = [r[name] for r in SERVICE_RANGES.values()]
+    return min(r.low for r in ranges), max(r.high for r in ranges)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ProviderSpec:
     """A service provider: what it offers, to whom, where, with what capacity and cost."""
@@ -339,21 +418,25 @@ class ProviderSpec:
     profiles: list[str] = param(
         doc="profiles accepted (eligibility)", unit="names", source=STRUCTURE)
     staff_cost: float = param(
-        doc="cost per staff-month including operating costs", unit="USD/staff-month",
-        bounds=(0.0, None), positive=True, plausible=(500, 5_000))
-    cases_per_staff: float = param(doc="concurrent need episodes one staff member handles",
-                                   unit="episodes/staff", bounds=(0.0, None), plausible=(10, 60))
+        doc="cost per staff-month including operating costs",
+        unit="USD/staff-month", bounds=(0.0, None), positive=True,
+        plausible=_any_kind("staff_cost"), source="assumption (by kind: see below)")
+    cases_per_staff: float = param(
+        doc="concurrent need episodes one staff member handles",
+        unit="episodes/staff", bounds=(0.0, None), plausible=_any_kind("cases_per_staff"),
+        source="assumption (by kind: see below)")
     initial_staff: float = param(doc="staff at month 0", unit="staff", bounds=(0.0, None))
     hiring_lag_months: float = param(
         doc="months to close the gap between funded and actual staff (cuts are immediate)",
         unit="months", bounds=(1.0, None), plausible=(2, 12))
     quality: float | dict[str, float] = param(
         doc="service quality (one number, or per area offered): scales the score gain",
-        unit=INDEX, bounds=(0.0, 1.0), plausible=(0.4, 0.9))
+        unit=INDEX, bounds=(0.0, 1.0), plausible=_any_kind("quality"),
+        source="assumption (by kind: see below)")
     assist_months: list[int] = param(
         doc="[min, max] months of assistance per need episode (uniform)", unit="months",
-        bounds=(1, None), plausible=(3, 12),
-        source="source: assistance typically lasts 6 to 12 months")
+        bounds=(1, None), plausible=_any_kind("assist_months"),
+        source="source: assistance typically lasts 6 to 12 months (by kind: see below)")
     learning: bool = param(
         False, doc="gains productivity and quality with experience and technical assistance",
         unit="flag", source=STRUCTURE)

@@ -9,9 +9,18 @@ import typing
 import numpy as np
 import pytest
 
+from experiments.config import compose, run_config
 from sim import paramdoc
+from sim.domain import PROVIDER_KINDS
 from sim.model import HandoverModel
-from sim.params import ParameterError, RunParams, build_params
+from sim.params import (
+    SERVICE_RANGES,
+    ParameterError,
+    ProviderSpec,
+    RunParams,
+    build_params,
+    service_range,
+)
 from sim.population import draw_arrivals
 from sim.system import NationalSystem
 from tiny import provider, world
@@ -107,3 +116,37 @@ def test_external_reception_reach_is_a_parameter(reach, registered):
     rows = model.population.add(draw_arrivals(params.country, 0, 20, rng, rng))
     model._receive(rows)
     assert int(model.population.registered[rows].sum()) == registered
+
+
+SERVICE_FIELDS = ("staff_cost", "cases_per_staff", "assist_months", "quality")
+
+
+def test_service_ranges_cover_every_kind_and_lie_within_bounds():
+    bounds = {f.name: f.metadata["bounds"] for f in dataclasses.fields(ProviderSpec)}
+    assert set(SERVICE_RANGES) == set(PROVIDER_KINDS)
+    for kind, ranges in SERVICE_RANGES.items():
+        assert set(ranges) == set(SERVICE_FIELDS), kind
+        for name, r in ranges.items():
+            low, high = bounds[name]
+            assert low <= r.low <= r.high <= (np.inf if high is None else high), (kind, name)
+            assert r.source, (kind, name)
+
+
+@pytest.mark.parametrize("country", ["nigeria_like", "tunisia_like"])
+def test_shipped_profiles_services_lie_in_their_kinds_plausible_ranges(country):
+    params = build_params(run_config(compose("config", [f"country={country}"])))
+    for spec in params.country.providers:
+        quality = spec.quality.values() if isinstance(spec.quality, dict) else [spec.quality]
+        values = {"staff_cost": [spec.staff_cost], "cases_per_staff": [spec.cases_per_staff],
+                  "assist_months": spec.assist_months, "quality": quality}
+        for name, vals in values.items():
+            r = service_range(spec.kind, name)
+            for v in vals:
+                assert r.low <= v <= r.high, f"{country}.{spec.name}.{name}={v} not in {r}"
+
+
+def test_service_range_refuses_unknown_names():
+    with pytest.raises(ParameterError, match="allowed: external_implementer"):
+        service_range("ministry", "staff_cost")
+    with pytest.raises(ParameterError, match="allowed: staff_cost"):
+        service_range("local_ngo", "initial_staff")
