@@ -67,7 +67,7 @@ def test_zero_effect_factor_is_exactly_zero():
 def test_grouped_indices_of_additive_function_add_up():
     coef = np.array([1.0, 2.0, 3.0, 1.0, 2.0])
     space = parse_space({"factors": [
-        {"name": f"x{i}", "bounds": [0, 1], "group": g}
+        {"path": f"model.x{i}", "name": f"x{i}", "bounds": [0, 1], "group": g}
         for i, g in enumerate(["g1", "g1", "g2", "g3", "g3"])
     ]})
     share = coef**2 / (coef**2).sum()  # variance shares of an additive function

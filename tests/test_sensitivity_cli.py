@@ -125,8 +125,8 @@ def test_space_range_the_simulator_rejects_fails_before_any_run(tmp_path, capsys
     pytest.importorskip("experiments.study.jobs")
     space = tmp_path / "bad.yaml"
     space.write_text("factors:\n"
-                     "  - {name: country.returnees.trust_gov, bounds: [0.5, 1.5]}\n"
-                     "  - {name: country.returnees.help_seeking, bounds: [0.2, 0.6]}\n")
+                     "  - {path: country.returnees.trust_gov, bounds: [0.5, 1.5]}\n"
+                     "  - {path: country.returnees.help_seeking, bounds: [0.2, 0.6]}\n")
     out = tmp_path / "o"
     assert cli.main(["sensitivity", f"space={space}", "n=2", f"output_dir={out}"]) == 2
     err = capsys.readouterr().err

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from experiments.sensitivity import analysis as sa_core
-from experiments.config import ConfigError
+from experiments.config import ConfigError, get_dotted
 from experiments.space import (
-    apply_row,
+    apply_values,
     check_paths,
-    get_dotted,
     load_space,
     parse_space,
     problem_from,
@@ -20,13 +19,13 @@ from experiments.sensitivity.driver import SimulatorModel
 SPACE = {
     "description": "toy",
     "factors": [
-        {"name": "country.a", "bounds": [0, 1], "group": "g1"},
-        {"name": "country.items.first.k", "dist": "triang", "bounds": [10, 20], "mode": 12,
-         "type": "int", "group": "g1"},
-        {"name": "scenario.s", "dist": "norm", "mean": 1.0, "sd": 0.2, "group": "g2"},
-        {"name": "model.m", "dist": "truncnorm", "bounds": [0, 2], "mean": 1, "sd": 0.5,
+        {"path": "country.a", "bounds": [0, 1], "group": "g1"},
+        {"path": "country.items.first.k", "dist": "triang", "bounds": [10, 20], "mode": 12,
+         "kind": "integer", "group": "g1"},
+        {"path": "scenario.s", "dist": "norm", "mean": 1.0, "sd": 0.2, "group": "g2"},
+        {"path": "model.m", "dist": "truncnorm", "bounds": [0, 2], "mean": 1, "sd": 0.5,
          "apply": "scale", "group": "g2"},
-        {"name": "model.lu", "dist": "logunif", "bounds": [0.01, 1.0]},
+        {"path": "model.lu", "dist": "logunif", "bounds": [0.01, 1.0]},
     ],
 }
 RUN_CONFIG = {
@@ -73,7 +72,7 @@ def test_sampled_values_follow_the_declared_distributions():
         ({"bounds": [0, "x"]}, r"bounds: must be a finite number"),
         ({"bounds": [0]}, r"bounds: must be \[low, high\]"),
         ({"mean": 1}, r"key\(s\) mean not used by dist 'unif'"),
-        ({"type": "str"}, r"\.type: unknown 'str'; allowed: float, int"),
+        ({"kind": "str"}, r"\.kind: unknown 'str'; allowed: real, integer, categorical"),
         ({"apply": "add"}, r"\.apply: unknown 'add'; allowed: set, scale"),
         ({"dist": "norm", "bounds": None, "mean": 0, "sd": 0}, r"\.sd: must be > 0"),
         ({"dist": "triang", "mode": 2}, r"\.mode: must lie in \[0, 1\)"),
@@ -92,18 +91,18 @@ def test_bad_factor_names_file_and_field(change, message):
 
 def test_space_level_errors():
     dup = {"factors": [SPACE["factors"][0], SPACE["factors"][0]]}
-    with pytest.raises(ConfigError, match=r"toy.yaml: factors\[1\].name: duplicate factor 'country.a'"):
+    with pytest.raises(ConfigError, match=r"toy.yaml: factors: duplicate factor name\(s\) country.a"):
         parse_space(dup, "toy.yaml")
     with pytest.raises(ConfigError, match="needs a top-level 'factors:' list"):
         parse_space({"factor": []}, "toy.yaml")
     with pytest.raises(ConfigError, match="unknown top-level key"):
         parse_space({**SPACE, "bounds": 1}, "toy.yaml")
-    with pytest.raises(ConfigError, match=r"factors\[0\].name: required"):
+    with pytest.raises(ConfigError, match=r"factors\[0\].path: required"):
         parse_space({"factors": [{"bounds": [0, 1]}]}, "toy.yaml")
     with pytest.raises(ConfigError, match="space: unknown space 'nope'; allowed: .*default"):
         load_space("nope")
-    one_group = parse_space({"factors": [{"name": "a", "bounds": [0, 1], "group": "g"},
-                                         {"name": "b", "bounds": [0, 1], "group": "g"}]})
+    one_group = parse_space({"factors": [{"path": "model.a", "bounds": [0, 1], "group": "g"},
+                                         {"path": "model.b", "bounds": [0, 1], "group": "g"}]})
     with pytest.raises(ConfigError, match="grouped: .* 1 group"):
         problem_from(one_group, grouped=True)
 
@@ -114,14 +113,14 @@ def test_space_file_is_read(tmp_path):
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(SPACE))
     assert load_space(path).names == parse_space(SPACE).names
-    path.write_text("factors:\n  - {name: a, bounds: [2, 1]}\n")
-    with pytest.raises(ConfigError, match=f"{path}: factors\\[0\\] \\(a\\).bounds"):
+    path.write_text("factors:\n  - {path: model.a, bounds: [2, 1]}\n")
+    with pytest.raises(ConfigError, match=f"{path}: factors\\[0\\] \\(model.a\\).bounds"):
         load_space(path)
 
 
-def test_apply_row_sets_paths_rounds_and_scales():
+def test_apply_values_sets_paths_rounds_and_scales():
     space = parse_space(SPACE, "toy.yaml")
-    out = apply_row(RUN_CONFIG, space, [0.25, 13.6, 0.9, 0.5, 0.3])
+    out = apply_values(RUN_CONFIG, space, space.from_sample([0.25, 13.6, 0.9, 0.5, 0.3]))
     assert out["country"]["a"] == 0.25
     assert out["country"]["items"][0]["k"] == 14 and isinstance(out["country"]["items"][0]["k"], int)
     assert out["country"]["items"][1]["k"] == 1
@@ -132,10 +131,10 @@ def test_apply_row_sets_paths_rounds_and_scales():
 
 
 def test_check_paths_names_the_missing_key():
-    space = parse_space({"factors": [{"name": "country.b", "bounds": [0, 1]}]}, "toy.yaml")
-    with pytest.raises(ConfigError, match="toy.yaml: factor country.b: no key 'b' here; allowed: a, items"):
+    space = parse_space({"factors": [{"path": "country.b", "bounds": [0, 1]}]}, "toy.yaml")
+    with pytest.raises(ConfigError, match="toy.yaml: factor country.b: country.b: no key 'b' here; allowed: a, items"):
         check_paths(space, RUN_CONFIG)
-    scaled = parse_space({"factors": [{"name": "country.items", "bounds": [0, 1],
+    scaled = parse_space({"factors": [{"path": "country.items", "bounds": [0, 1],
                                        "apply": "scale"}]}, "toy.yaml")
     with pytest.raises(ConfigError, match="apply=scale needs a number"):
         check_paths(scaled, RUN_CONFIG)

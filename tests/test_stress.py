@@ -9,20 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.config import ConfigError, compose, run_config
+from experiments.config import ConfigError, compose, get_dotted, run_config
+from experiments.space import Factor, Space, apply_values
 from experiments.stress.discovery import discover
 from experiments.stress.robustness import Thresholds, summarize, tidy_outcomes
 from experiments.stress.driver import (
-    Space,
-    Factor,
     analyse,
-    apply_future,
     build_jobs,
-    get_dotted,
     parse_settings,
     run_stress,
     sample_futures,
-    space_from,
+    stress_space,
 )
 
 CALLS: list[tuple] = []
@@ -72,25 +69,26 @@ SMALL = [
 def test_space_validation_names_fields():
     node = {"factors": [{"name": "pw", "path": "country.system.initial.political_will",
                          "bounds": [0.1, 0.9]}]}
-    assert space_from(node).names == ["pw"]
+    assert stress_space(node).names == ["pw"]
     bad = [
-        ({"factors": []}, "stress.factors"),
-        ({"factors": [{"name": "pw", "path": "x.y", "bounds": [0, 1]}]}, r"factors\[0\].path"),
+        ({"factors": []}, "stress: factors: the list is empty"),
+        ({"factors": [{"name": "pw", "path": "x.y", "bounds": [0, 1]}]},
+         r"factors\[0\] \(pw\).path"),
         ({"factors": [{"name": "pw", "path": "model.scale", "bounds": [1, 0]}]}, "bounds"),
         ({"factors": [{"name": "coverage", "path": "model.scale", "bounds": [0, 1]}]}, "reserved"),
-        ({"factors": [{"name": "a", "path": "model.scale", "bounds": [0, 1], "type": "x"}]},
-         "allowed: float, int"),
+        ({"factors": [{"name": "a", "path": "model.scale", "bounds": [0, 1], "kind": "x"}]},
+         "allowed: real, integer, categorical"),
         ({"factors": [{"name": "a", "path": "model.scale", "bounds": [0, 1], "rnage": 1}]},
          "unknown key"),
     ]
     for node, match in bad:
         with pytest.raises(ConfigError, match=match):
-            space_from(node)
+            stress_space(node)
 
 
 def test_latin_hypercube_is_seeded_and_stratified():
-    space = Space("t", "", (Factor("a", "model.x", 0.0, 10.0),
-                            Factor("n", "model.y", 1, 4, type="int")))
+    space = Space("t", (Factor("model.x", name="a", bounds=(0.0, 10.0)),
+                        Factor("model.y", name="n", kind="integer", bounds=(1, 4))))
     f1, f2 = sample_futures(space, 8, seed=5), sample_futures(space, 8, seed=5)
     pd.testing.assert_frame_equal(f1, f2)
     assert not sample_futures(space, 8, seed=6).equals(f1)
@@ -100,15 +98,15 @@ def test_latin_hypercube_is_seeded_and_stratified():
     assert f1["n"].dtype.kind == "i" and sorted(f1["n"]) == [1, 1, 2, 2, 3, 3, 4, 4]
 
 
-def test_apply_future_sets_paths_scales_and_adds_shocks():
+def test_apply_values_sets_paths_scales_and_adds_shocks():
     rc = run_config(compose("stress"))
-    space = Space("t", "", (
-        Factor("pw", "country.system.initial.political_will", 0, 1),
-        Factor("fs", "country.funders.treasury.fiscal_space", 0, 1),
-        Factor("vol", "country.arrivals.monthly_mean", 0.5, 2, apply="scale"),
-        Factor("cut", "scenario.shocks.cut.magnitude", 0, 1),
+    space = Space("t", (
+        Factor("country.system.initial.political_will", name="pw", bounds=(0, 1)),
+        Factor("country.funders.treasury.fiscal_space", name="fs", bounds=(0, 1)),
+        Factor("country.arrivals.monthly_mean", name="vol", bounds=(0.5, 2), apply="scale"),
+        Factor("scenario.shocks.cut.magnitude", name="cut", bounds=(0, 1)),
     ), shocks=({"name": "cut", "kind": "funding_cut", "magnitude": 0.0},))
-    cfg = apply_future(rc, space, {"pw": 0.25, "fs": 0.5, "vol": 2.0, "cut": 0.6})
+    cfg = apply_values(rc, space, {"pw": 0.25, "fs": 0.5, "vol": 2.0, "cut": 0.6})
     assert cfg["country"]["system"]["initial"]["political_will"] == 0.25
     assert get_dotted(cfg, "country.funders.treasury.fiscal_space") == 0.5
     base = rc["country"]["arrivals"]["monthly_mean"]
@@ -117,13 +115,13 @@ def test_apply_future_sets_paths_scales_and_adds_shocks():
                                              "magnitude": 0.6}
     assert rc["country"]["arrivals"]["monthly_mean"] == base  # input untouched
     with pytest.raises(ConfigError, match="no key"):
-        apply_future(rc, Space("t", "", (Factor("z", "model.nope", 0, 1),)), {"z": 0.5})
+        apply_values(rc, Space("t", (Factor("model.nope", name="z", bounds=(0, 1)),)), {"z": 0.5})
 
 
 def test_jobs_use_common_random_numbers():
     cfg = compose("stress", SMALL)
     settings = parse_settings(cfg)
-    space = space_from(cfg["stress"])
+    space = stress_space(cfg["stress"])
     futures = sample_futures(space, 3, 1)
     rcs = {s: run_config(compose("stress", [*SMALL, f"scenario={s}"]))
            for s in settings.scenarios}
@@ -212,7 +210,7 @@ def test_stress_end_to_end_tables_match_runs_and_resume(tmp_path, capsys):
 def test_analyse_is_pure_and_respects_thresholds():
     cfg = compose("stress", [*SMALL, "thresholds.coverage_target=0.6"])
     settings = parse_settings(cfg)
-    space = space_from(cfg["stress"])
+    space = stress_space(cfg["stress"])
     futures = sample_futures(space, 6, 3)
     rows = []
     for s, cov in (("status_quo", 0.7), ("abrupt_exit", 0.5)):

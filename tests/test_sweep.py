@@ -9,15 +9,14 @@ import pandas as pd
 import pytest
 from conftest import toy_sweep_job
 
-from experiments.config import ConfigError, compose
-from experiments.sweep.driver import (
-    apply_setting,
-    build_jobs,
-    expand_grid,
-    get_dotted,
-    parse_plan,
-    run_sweep,
-)
+from experiments.config import ConfigError, compose, get_dotted
+from experiments.space import apply_values, grid_space
+from experiments.sweep.driver import build_jobs, expand_grid, parse_plan, run_sweep
+
+
+def apply_setting(rc, setting):
+    """One sweep setting written as the sweep does it (categorical factors)."""
+    return apply_values(rc, grid_space({p: [v] for p, v in setting.items()}), setting)
 
 
 def _plan(*overrides):

@@ -3,7 +3,7 @@
     handover sensitivity method=sobol n=256 replications=2 space=default
     handover sensitivity method=morris n=20 num_levels=4 grouped=true
 
-Pipeline (the generic part lives in `experiments.sensitivity.analysis`, the space in `sa_space`):
+Pipeline (the generic part lives in `experiments.sensitivity.analysis`, the space in `experiments.space`):
 compose `configs/sensitivity.yaml` -> load the space `configs/sa/<space>.yaml` ->
 `problem_from(space)` -> seeded `sample` -> one simulator job per (sample row,
 replication) -> mean over replications -> `analyze` with bootstrap intervals ->
@@ -40,7 +40,7 @@ import pandas as pd
 from experiments.sensitivity import analysis as sa_core
 from experiments.study.atomic import atomic_write
 from experiments.config import ConfigError, compose, require_fraction, require_int, run_config
-from experiments.space import Space, apply_row, check_paths, load_space, problem_from
+from experiments.space import Space, apply_values, check_paths, load_space, problem_from
 
 #: keys of configs/sensitivity.yaml this command reads (besides the run config keys)
 SA_KEYS = (
@@ -71,8 +71,8 @@ def run_jobs_serial(specs: list[dict[str, Any]]) -> list[dict[str, float]]:
 class SimulatorModel:
     """The simulator as an SA model: sample rows -> run configs -> jobs -> outcome columns.
 
-    Row i of X sets each factor's dotted path in a copy of the base run config
-    (`sa_space.apply_row`); replication r runs it with seed `seeds[r]`.
+    Row i of X gives the factors' values (`Space.from_sample`), written into the base run
+    config by `experiments.space.apply_values`; replication r runs it with seed `seeds[r]`.
 
     Args:
         space: the factors, in the column order of X.
@@ -97,7 +97,8 @@ class SimulatorModel:
 
     def jobs(self, X: np.ndarray, seeds: Sequence[int]) -> list[dict[str, Any]]:
         """Job specs for every (replication, row), replication-major."""
-        configs = [apply_row(self.base_config, self.space, row) for row in X]
+        configs = [apply_values(self.base_config, self.space, self.space.from_sample(row))
+                   for row in X]
         return [
             {"config": cfg, "seed": int(s), "point": i, "replication": r}
             for r, s in enumerate(seeds)
@@ -148,7 +149,7 @@ class SimulatorModel:
             one = Space(self.space.name, (f,), source=self.space.source)
             for x in (X[:, j].min(), X[:, j].max()):
                 try:
-                    validate(apply_row(self.base_config, one, [x]))
+                    validate(apply_values(self.base_config, one, one.from_sample([x])))
                 except ValueError as err:
                     action = "(x base value) " if f.apply == "scale" else ""
                     raise ConfigError(

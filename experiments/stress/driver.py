@@ -24,11 +24,9 @@ Steps:
 
 from __future__ import annotations
 
-import copy
 import json
-import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -39,14 +37,13 @@ from experiments.study.atomic import atomic_write_text, write_csv_atomic, write_
 from experiments.config import (
     ConfigError,
     compose,
-    get_dotted,
     refuse_single_scenario,
     require_int,
     require_positive,
     require_scenarios,
     run_config,
-    set_dotted,
 )
+from experiments.space import Space, apply_values, parse_space
 from experiments.stress.discovery import Failure, describe_box, discover
 from experiments.study.outputs import collect_series, resolve_output_dir
 from experiments.stress.robustness import (
@@ -70,150 +67,27 @@ RESERVED = {"scenario", "future", "replication", "seed", "job", "error", "config
 #: outcome names a factor may not shadow
 OUTCOME_NAMES = set(DIRECTIONS) | {"donor_spend", "national_spend", "remigration_12m",
                                    "remigration_24m", "coverage_nonprogramme"}
-TYPES = ("float", "int")
-APPLY = ("set", "scale")
 
 
 # --------------------------------------------------------------------------- the space
 
 
-@dataclass(frozen=True)
-class Factor:
-    """One uncertain factor of the stress space.
+def stress_space(node: Mapping[str, Any]) -> Space:
+    """Validate the `stress` config node (a `configs/stress/<name>.yaml` space).
 
-    Attributes:
-        name: short identifier (a column of futures.csv and runs.parquet).
-        path: dotted path into the run configuration (`experiments.config.set_dotted`).
-        low: lower end of the range.
-        high: upper end of the range.
-        type: `float`, or `int` (uniform over the integers low..high).
-        apply: `set` writes the value; `scale` multiplies the base value by it.
-        label: plain-language name for reports ("the funding cut").
-        unit: `share` (shown as %), `month`, another unit word, or None.
-    """
-
-    name: str
-    path: str
-    low: float
-    high: float
-    type: str = "float"
-    apply: str = "set"
-    label: str = ""
-    unit: str | None = None
-
-    def value(self, u: float) -> float | int:
-        """Map a uniform number u in [0, 1) to the factor's range (rounded for `int`)."""
-        if self.type == "int":
-            lo, hi = int(round(self.low)), int(round(self.high))
-            return int(min(hi, lo + np.floor(u * (hi - lo + 1))))
-        return float(self.low + u * (self.high - self.low))
-
-
-@dataclass(frozen=True)
-class Space:
-    """The stress uncertainty space.
-
-    Attributes:
-        name: space name (the config file's stem).
-        description: one line.
-        factors: the factors, in declaration order.
-        shocks: shock entries appended to every scenario's `scenario.shocks` (replacing
-            one of the same `name`), so that factors can address them by name.
-    """
-
-    name: str
-    description: str
-    factors: tuple[Factor, ...]
-    shocks: tuple[dict[str, Any], ...] = field(default_factory=tuple)
-
-    @property
-    def names(self) -> list[str]:
-        """Factor names in order."""
-        return [f.name for f in self.factors]
-
-    def labels(self) -> dict[str, dict[str, Any]]:
-        """Factor name -> {"label", "unit"} for plain-language text."""
-        return {f.name: {"label": f.label or f.name, "unit": f.unit} for f in self.factors}
-
-
-def space_from(node: Mapping[str, Any]) -> Space:
-    """Validate the `stress` config node into a `Space`.
-
-    Args:
-        node: mapping with `name`, `description`, `factors` (list of mappings with
-            name, path, bounds [low, high], optional type/apply/label/unit) and optional
-            `shocks` (list of shock mappings, each with a `name`).
-
-    Returns:
-        The space.
+    The format is `experiments.space`'s; factor names must also not clash with the
+    columns of the run table.
 
     Raises:
         ConfigError: a missing or malformed field (named in the message).
     """
-    if not isinstance(node, Mapping):
-        raise ConfigError(f"stress: expected a mapping, got {type(node).__name__}")
-    items = node.get("factors")
-    if not isinstance(items, list) or not items:
-        raise ConfigError("stress.factors: expected a non-empty list of factors")
-    factors = []
-    allowed_keys = {"name", "path", "bounds", "type", "apply", "label", "unit"}
-    for i, item in enumerate(items):
-        where = f"stress.factors[{i}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where}: expected a mapping with name, path, bounds")
-        extra = set(item) - allowed_keys
-        if extra:
-            raise ConfigError(
-                f"{where}: unknown key(s) {sorted(extra)}; "
-                f"allowed: {', '.join(sorted(allowed_keys))}"
-            )
-        name = item.get("name")
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ConfigError(f"{where}.name: expected an identifier, got {name!r}")
-        if name in RESERVED or name in OUTCOME_NAMES:
-            raise ConfigError(f"{where}.name: '{name}' is reserved (a run-table column)")
-        path = item.get("path")
-        if not isinstance(path, str) or "." not in path:
-            raise ConfigError(
-                f"{where}.path: expected a dotted path like country.x.y, got {path!r}"
-            )
-        if path.split(".")[0] not in ("model", "country", "scenario"):
-            raise ConfigError(f"{where}.path: must start with model, country or scenario")
-        bounds = item.get("bounds")
-        if (
-            not isinstance(bounds, (list, tuple))
-            or len(bounds) != 2
-            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
-            or not bounds[0] < bounds[1]
-        ):
-            raise ConfigError(
-                f"{where}.bounds: expected [low, high] numbers with low < high, got {bounds!r}"
-            )
-        ftype = item.get("type", "float")
-        if ftype not in TYPES:
-            raise ConfigError(f"{where}.type: unknown '{ftype}'; allowed: {', '.join(TYPES)}")
-        apply = item.get("apply", "set")
-        if apply not in APPLY:
-            raise ConfigError(f"{where}.apply: unknown '{apply}'; allowed: {', '.join(APPLY)}")
-        factors.append(
-            Factor(name, path, float(bounds[0]), float(bounds[1]), ftype, apply,
-                   str(item.get("label") or name), item.get("unit"))
+    space = parse_space(node, source="stress", name="stress")
+    reserved = [n for n in space.names if n in RESERVED or n in OUTCOME_NAMES]
+    if reserved:
+        raise ConfigError(
+            f"stress.factors: name(s) {', '.join(reserved)} are reserved (run-table columns)"
         )
-    names = [f.name for f in factors]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ConfigError(f"stress.factors: duplicate names {dupes}")
-    shocks = node.get("shocks") or []
-    if not isinstance(shocks, list) or not all(
-        isinstance(s, Mapping) and isinstance(s.get("name"), str) for s in shocks
-    ):
-        raise ConfigError("stress.shocks: expected a list of shock mappings, each with a name")
-    return Space(
-        name=str(node.get("name", "stress")),
-        description=str(node.get("description", "")),
-        factors=tuple(factors),
-        shocks=tuple(copy.deepcopy(dict(s)) for s in shocks),
-    )
+    return space
 
 
 def sample_futures(space: Space, k: int, seed: int) -> pd.DataFrame:
@@ -236,58 +110,13 @@ def sample_futures(space: Space, k: int, seed: int) -> pd.DataFrame:
         raise ConfigError(f"futures: must be an integer >= 1, got {k!r}")
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(FUTURES_STREAM,)))
     unit = qmc.LatinHypercube(d=len(space.factors), rng=rng).random(k)
+    rows = space.ppf(unit)
     data: dict[str, Any] = {"future": np.arange(k)}
-    for j, f in enumerate(space.factors):
-        values = [f.value(u) for u in unit[:, j]]
-        data[f.name] = np.asarray(values, dtype=int if f.type == "int" else float)
-    return pd.DataFrame(data)
-
-
-def apply_future(run_cfg: Mapping[str, Any], space: Space, values: Mapping[str, Any]) -> dict:
-    """The run configuration of one scenario in one future.
-
-    The space's shocks are added to `scenario.shocks` (replacing shocks of the same
-    name), then every factor's value is set (or multiplies the base value) at its path;
-    finally the `name` keys of the added shocks are removed (they only serve to address
-    them, e.g. `scenario.shocks.funding_cut.size`; the simulator's shocks have no name).
-
-    Args:
-        run_cfg: a run configuration (model/country/scenario).
-        space: the uncertainty space.
-        values: factor name -> value (a row of `sample_futures`).
-
-    Returns:
-        A new run configuration (the input is not modified).
-
-    Raises:
-        ConfigError: a factor path does not exist in the configuration.
-    """
-    cfg = copy.deepcopy(dict(run_cfg))
-    if space.shocks:
-        scenario = cfg.get("scenario")
-        if not isinstance(scenario, dict) or not isinstance(scenario.get("shocks"), list):
-            raise ConfigError("stress.shocks: the scenario config has no `shocks` list")
-        names = {s["name"] for s in space.shocks}
-        kept = [
-            s for s in scenario["shocks"] if not (isinstance(s, dict) and s.get("name") in names)
-        ]
-        scenario["shocks"] = kept + [copy.deepcopy(s) for s in space.shocks]
     for f in space.factors:
-        v = values[f.name]
-        v = int(v) if f.type == "int" else float(v)
-        if f.apply == "scale":
-            base = get_dotted(cfg, f.path)
-            if isinstance(base, bool) or not isinstance(base, (int, float)):
-                raise ConfigError(f"{f.path}: apply=scale needs a number, found {base!r}")
-            v = type(base)(base * v) if isinstance(base, int) and f.type == "int" else base * v
-        cfg = set_dotted(cfg, f.path, v)
-    if space.shocks:
-        # the simulator's shock entries have no `name` field: it only served addressing
-        n = len(space.shocks)
-        cfg["scenario"]["shocks"][-n:] = [
-            {k: v for k, v in s.items() if k != "name"} for s in cfg["scenario"]["shocks"][-n:]
-        ]
-    return cfg
+        values = [row[f.name] for row in rows]
+        data[f.name] = values if f.kind == "categorical" else np.asarray(
+            values, dtype=int if f.kind == "integer" and f.apply == "set" else float)
+    return pd.DataFrame(data)
 
 
 # --------------------------------------------------------------------------- settings
@@ -399,7 +228,7 @@ def build_jobs(
         for row in futures.to_dict("records"):
             k = int(row["future"])
             values = {f.name: row[f.name] for f in space.factors}
-            cfg = apply_future(rc, space, values)
+            cfg = apply_values(rc, space, values)
             for r, s in enumerate(seeds):
                 spec: dict[str, Any] = {"config": cfg, "seed": int(s), "scenario": name,
                                         "future": k, "replication": r}
@@ -552,11 +381,7 @@ def write_summary(
         "space": {
             "name": space.name,
             "description": space.description,
-            "factors": [
-                {"name": f.name, "path": f.path, "low": f.low, "high": f.high, "type": f.type,
-                 "apply": f.apply, "label": f.label, "unit": f.unit}
-                for f in space.factors
-            ],
+            "factors": [f.as_dict() for f in space.factors],
             "shocks": list(space.shocks),
         },
         "gap_delta": float(cfg.get("model", {}).get("gap_delta", 0.2)),
@@ -603,7 +428,7 @@ def run_stress(
     refuse_single_scenario(overrides, "stress")
     cfg = compose("stress", overrides)
     settings = parse_settings(cfg)
-    space = space_from(cfg.get("stress"))
+    space = stress_space(cfg.get("stress"))
     executor_cfg = cfg.get("executor")
     parse_executor(executor_cfg)
     futures = sample_futures(space, settings.futures, settings.sample_seed)

@@ -9,8 +9,9 @@ Usage::
 
 The settings are either a `grid` (mapping of dotted config paths to lists of values; every
 combination is run, in the order given) or an explicit list `settings` (each a mapping of
-dotted paths to values). Each setting is applied with `experiments.config.set_dotted` to the
-run configuration of each scenario. Replication r uses seed `seed + r` in every setting and
+dotted paths to values). The swept paths are declared as categorical factors
+(`experiments.space.grid_space`) and each setting is written into the run configuration of
+each scenario by `experiments.space.apply_values`. Replication r uses seed `seed + r` in every setting and
 scenario (common random numbers), so differences between settings are paired.
 
 Writes to `output_dir`:
@@ -30,7 +31,6 @@ Exit status: 0, or 1 if any run failed (its error is in runs.parquet), 2 for bad
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import sys
@@ -40,14 +40,8 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.config import (
-    ConfigError,
-    _list_index,
-    compose,
-    require_scenarios,
-    run_config,
-    set_dotted,
-)
+from experiments.config import ConfigError, compose, require_scenarios, run_config
+from experiments.space import Space, apply_values, grid_space
 from experiments.study.executors import parse_executor
 from experiments.study.outputs import manifest, resolve_output_dir
 from experiments.study.runner import replication_seeds, run_study, study_failed
@@ -101,11 +95,18 @@ def expand_grid(grid: dict[str, Any]) -> list[dict[str, Any]]:
     flat = flatten_paths(grid)
     if not flat:
         raise ConfigError("grid: give at least one path: 'grid={model.scale:[20,50]}'")
-    for path, values in flat.items():
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"grid.{path}: expected a non-empty list of values, got {values!r}")
-    paths = list(flat)
-    return [dict(zip(paths, combo)) for combo in itertools.product(*flat.values())]
+    return grid_space(flat).grid()
+
+
+def settings_space(settings: Sequence[dict[str, Any]]) -> Space:
+    """The swept paths as categorical factors whose categories are the values listed."""
+    values: dict[str, list[Any]] = {}
+    for s in settings:
+        for path, v in s.items():
+            seen = values.setdefault(path, [])
+            if v not in seen:
+                seen.append(v)
+    return grid_space(values, name="sweep")
 
 
 def parse_plan(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def parse_plan(cfg: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         dict with settings (list of path -> value dicts), params (swept paths in order),
-        scenarios (names), replications, level, outcomes, seeds.
+        space (the swept paths as categorical factors), scenarios (names), replications, level, outcomes, seeds.
 
     Raises:
         ConfigError: naming the field and what is allowed.
@@ -133,13 +134,7 @@ def parse_plan(cfg: dict[str, Any]) -> dict[str, Any]:
         settings = [flatten_paths(s) for s in listed]
     else:
         settings = [{}]  # no parameter varies: scenarios x replications only
-    params: dict[str, None] = {}
-    for s in settings:
-        for path in s:
-            params.setdefault(path, None)
-    clash = [p for p in params if p in FIXED_TAGS]
-    if clash:
-        raise ConfigError(f"grid/settings: '{clash[0]}' is not a dotted config path")
+    space = settings_space(settings)
 
     names = require_scenarios(cfg, default=[cfg.get("scenario", {}).get("name", "status_quo")])
 
@@ -157,56 +152,14 @@ def parse_plan(cfg: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"outcomes: expected a list of outcome names, got {outcomes!r}")
     return {
         "settings": settings,
-        "params": list(params),
+        "params": space.names,
+        "space": space,
         "scenarios": [str(n) for n in names],
         "replications": reps,
         "level": float(level),
         "outcomes": outcomes,
         "seeds": replication_seeds(seed, reps),
     }
-
-
-def get_dotted(config: dict[str, Any], path: str) -> Any:
-    """Value at a dotted path, with the addressing rules of `set_dotted`.
-
-    Raises:
-        ConfigError: the path does not exist (message from `set_dotted`).
-    """
-    set_dotted(config, path, None)  # validates the path, with the shared error message
-    node: Any = config
-    for part in path.split("."):
-        node = node[part] if isinstance(node, dict) else node[_list_index(node, part, path)]
-    return node
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    return "a " + type(value).__name__
-
-
-def apply_setting(config: dict[str, Any], setting: dict[str, Any]) -> dict[str, Any]:
-    """A run config with every path of `setting` replaced (type-checked against the old value).
-
-    Raises:
-        ConfigError: unknown path, or a value of another kind than the one it replaces
-            (a number for a number, a string for a string, ...; null is free).
-    """
-    out = config
-    for path, value in setting.items():
-        old = get_dotted(out, path)
-        if old is not None and value is not None and _kind(old) != _kind(value):
-            raise ConfigError(
-                f"{path}: expected {_kind(old)} like the current value {old!r}, got {value!r}"
-            )
-        out = set_dotted(out, path, value)
-    return out
 
 
 def _tag_value(value: Any) -> Any:
@@ -234,7 +187,7 @@ def build_jobs(overrides: Sequence[str], plan: dict[str, Any]) -> list[dict[str,
     jobs = []
     for i, setting in enumerate(plan["settings"]):
         for name in plan["scenarios"]:
-            rc = apply_setting(configs[name], setting)
+            rc = apply_values(configs[name], plan["space"].subset(list(setting)), setting)
             for r, seed in enumerate(plan["seeds"]):
                 spec: dict[str, Any] = {"config": rc, "setting": i}
                 spec.update({p: _tag_value(setting.get(p)) for p in plan["params"]})
