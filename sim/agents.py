@@ -165,11 +165,15 @@ class Treasury(mesa.Agent):
 class ReturneeView(mesa.Agent):
     """A Mesa `Agent` view of one returnee row, for inspection and per-agent extensions.
 
-    Reads (and writes through) the model's arrays; holds no state of its own.
+    Reads (and writes through) the model's arrays; holds no state of its own. A view is
+    not registered with the model: inspecting returnees leaves `model.agents` unchanged.
     """
 
     def __init__(self, model: HandoverModel, row: int):
-        super().__init__(model)
+        # What mesa.Agent.__init__ sets, without `model.register_agent(self)`.
+        self.model = model
+        self.unique_id = None
+        self.pos = None
         self.row = row
 
     def _get(self, name: str):

@@ -24,6 +24,8 @@ Step order (every month t; the code below follows it, one method per phase):
 
 from __future__ import annotations
 
+import copy
+from functools import partial
 from typing import Any
 
 import mesa
@@ -78,6 +80,11 @@ def _row_count(mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def _latest_record(model: "HandoverModel", key: str) -> float:
+    """Model reporter: `key` of the month just recorded (phase 10)."""
+    return model.records[-1][key]
+
+
 class NoScenario:
     """Nothing handed over, donors as planned: the neutral scenario."""
 
@@ -93,16 +100,22 @@ class NoScenario:
 class HandoverModel(mesa.Model):
     """The handover simulator's model. See the module docstring for the step order.
 
+    Mesa conventions: `running` turns False once `horizon_months` months have been stepped
+    (stepping further raises), `datacollector` holds one row of model reporters per month
+    (the aggregates of phase 10), so `mesa.batch_run(HandoverModel, {"params": [...]})`
+    works; `returnee(row)` views do not join `model.agents`.
+
     Args:
         params: validated run parameters.
-        scenario: object with `apply(model, month)` and the attributes of `NoScenario`.
+        scenario: object with `apply(model, month)` and the attributes of `NoScenario`;
+            the model works on its own copy (scenarios keep state, e.g. readiness triggers).
         seed: the run's seed; split into named streams (`sim.rng.STREAMS`).
     """
 
     def __init__(self, params: RunParams, scenario: Any = None, seed: int = 0):
         super().__init__(rng=seed)
         self.params = params
-        self.scenario = scenario if scenario is not None else NoScenario()
+        self.scenario = copy.deepcopy(scenario) if scenario is not None else NoScenario()
         self.streams = Streams(seed)
         self.month = 0
         c = params.country
@@ -129,6 +142,8 @@ class HandoverModel(mesa.Model):
         self.extra_arrivals: list[tuple[float, np.ndarray | None]] = []
         self.readiness = self.system.readiness(self._national_productivity())
         self.records: list[dict[str, float]] = []
+        # Model reporters are added at the first record, one per aggregate (see `record`).
+        self.datacollector = mesa.DataCollector()
         self.dropped_total = 0
         self._dropped_month = 0
         self._arrived_month = 0
@@ -145,8 +160,15 @@ class HandoverModel(mesa.Model):
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
-        """Advance one month, in the documented order."""
+        """Advance one month, in the documented order.
+
+        Raises:
+            RuntimeError: the horizon has been reached (`running` is False).
+        """
         t = self.month
+        if t >= self.params.model.horizon_months:
+            raise RuntimeError(f"the model has run its {self.params.model.horizon_months} months "
+                               "(model.horizon_months); it cannot step further")
         self.extra_arrivals = []
         self._track_new_rows()
         self.scenario.apply(self, t)  # 1
@@ -160,6 +182,7 @@ class HandoverModel(mesa.Model):
         self.update_system(t)  # 9
         self.record(t)  # 10
         self.month += 1
+        self.running = self.month < self.params.model.horizon_months
 
     def _track_new_rows(self) -> np.ndarray:
         """Add rows appended to the population since the last call to the active rows."""
@@ -558,6 +581,10 @@ class HandoverModel(mesa.Model):
         for block, value in self.system.as_dict().items():
             row[f"block_{block}"] = value
         self.records.append(row)
+        if not self.datacollector.model_reporters:
+            self.datacollector = mesa.DataCollector(
+                model_reporters={key: partial(_latest_record, key=key) for key in row})
+        self.datacollector.collect(self)
 
     # -------------------------------------------------------------- inspection
     def returnee(self, row: int) -> ReturneeView:

@@ -262,8 +262,7 @@ class ReturneeParams:
         doc="Beta concentration of individual trust (higher = less spread)", unit="Beta a+b",
         bounds=(0.5, None), plausible=(4, 16))
     help_seeking: float = param(
-        doc=('probability that a registered returnee seeks help for an unmet need, at full '
-            'trust'),
+        doc="probability a registered returnee seeks help for an unmet need, at full trust",
         unit=PROB_MONTH, bounds=(0.0, 1.0), plausible=(0.25, 0.65))
     unregistered_factor: float = param(
         doc="help-seeking multiplier for returnees not registered at reception", unit="multiplier",
@@ -556,9 +555,7 @@ class SystemParams:
         0.75, doc="added national reception reach per unit of data management x office presence",
         unit="probability", bounds=(0.0, 1.0), plausible=(0.5, 0.9))
     follow_up_quality_external: float = param(
-        1.0,
-        doc=("quality of follow-up by an external programme (national: providers' "
-            'productivity)'),
+        1.0, doc="quality of follow-up by an external programme (national: productivity)",
         unit=INDEX, bounds=(0.0, 1.0), plausible=(0.7, 1.0))
     learner_quality_floor: float = param(
         0.5, doc="share of nominal quality a learning provider delivers at productivity 0",
