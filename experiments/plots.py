@@ -20,17 +20,51 @@ KIND_LABELS = {
 }
 
 
+#: The palette every figure draws scenarios from (tab10, then tab10's lighter twins).
+PALETTE = tuple(plt.get_cmap("tab10")(i) for i in range(10)) + tuple(
+    plt.get_cmap("tab20")(2 * i + 1) for i in range(10)
+)
+
+
+#: Colours of the payers in every spend figure.
+PAYER_COLOURS = {"donor_spend": "#4C72B0", "national_spend": "#DD8452"}
+
+
 def scenario_colours(names: Sequence[str]) -> dict[str, tuple]:
-    """One colour per scenario, in order, from matplotlib's tab10 cycle (repeats after 10).
+    """One colour per scenario, the same in every figure and every study.
+
+    Scenarios of the library (configs/scenario/) keep a fixed colour by their place in the
+    sorted library, so `status_quo` looks the same in the coverage lines, the gap-risk
+    bars and the stress figures; other names (own scenario files) take the next free
+    colours in the order given.
 
     Args:
-        names: scenario names in display order.
+        names: scenario names (any order).
 
     Returns:
         name -> RGBA tuple.
     """
-    cmap = plt.get_cmap("tab10")
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
+    from experiments.config import group_options
+
+    library = group_options("scenario")
+    fixed = {n: i for i, n in enumerate(library)}
+    out: dict[str, tuple] = {}
+    free = (i for i in range(len(library), 10**6))
+    for name in names:
+        if name in out:
+            continue
+        index = fixed[name] if name in fixed else next(free)
+        out[name] = PALETTE[index % len(PALETTE)]
+    return out
+
+
+def reference_line(ax: plt.Axes, month: float | None, text: str = "handover start") -> None:
+    """Dashed vertical line at `month`, labelled (used for the start of the handover)."""
+    if month is None:
+        return
+    ax.axvline(month, color="0.35", ls="--", lw=1, zorder=1)
+    ax.annotate(text, xy=(month, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                textcoords="offset points", ha="left", va="top", fontsize=8, color="0.35")
 
 
 def plot_run(ts: pd.DataFrame, path: Path, title: str, handover_start: int | None = None) -> Path:
@@ -49,8 +83,7 @@ def plot_run(ts: pd.DataFrame, path: Path, title: str, handover_start: int | Non
     ax2.set_xlabel("month")
     ax2.legend(loc="upper right", frameon=False, fontsize=8)
     for ax in (ax1, ax2):
-        if handover_start is not None:
-            ax.axvline(handover_start, color="k", ls=":", lw=1)
+        reference_line(ax, handover_start)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()

@@ -304,6 +304,32 @@ def format_table(table: pd.DataFrame, reference: str, level: float = 0.95) -> st
             f"{reference} (same seeds)")
 
 
+def differences_frame(diffs: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
+    """Readable paired differences: one row per scenario, 'diff [lo, hi]' per outcome.
+
+    Args:
+        diffs: long table from `paired_differences` (scenario, outcome, diff, diff_lo,
+            diff_hi, ...).
+        outcomes: outcomes to show (missing ones skipped), in column order.
+
+    Returns:
+        DataFrame of strings; headers carry the unit (pp for shares, USD for spend).
+    """
+    from experiments import units
+
+    shown = [o for o in outcomes if o in set(diffs["outcome"])]
+    rows: dict[str, dict[str, str]] = {}
+    for _, d in diffs[diffs["outcome"].isin(shown)].iterrows():
+        col = f"diff_{d['outcome']}"
+        text = " ".join([
+            units.format_value(col, d["diff"]),
+            f"[{units.format_value(col, d['diff_lo'])}, {units.format_value(col, d['diff_hi'])}]",
+        ])
+        head = f"Δ {d['outcome']} ({units.unit(col)})" if units.unit(col) else f"Δ {d['outcome']}"
+        rows.setdefault(d["scenario"], {"scenario": d["scenario"]})[head] = text
+    return pd.DataFrame(list(rows.values()))
+
+
 def build_report(
     cfg: dict[str, Any],
     settings: dict[str, Any],
@@ -370,20 +396,23 @@ def build_report(
     )
     for heading, path, caption in figures:
         rep.add_figure(heading, path, caption)
-    key = diffs[diffs["outcome"].isin(["coverage", "dropped_cases", "unmet_need_months",
-                                       "gap_risk", "donor_spend", "national_spend"])]
     rep.add_table(
         f"Paired differences against {ref}",
-        key.reset_index(drop=True),
-        caption="diff = mean of (scenario − reference) over matched replications with its "
-        f"paired {pct} t-interval and two-sided paired t-test p-value; unpaired_lo/hi = Welch "
-        "interval ignoring the pairing. Full table: paired_differences.csv.",
-        float_digits=4,
+        differences_frame(diffs, ["coverage", "dropped_cases", "unmet_need_months", "gap_risk",
+                                  "donor_spend", "national_spend"]),
+        caption=f"Mean of (scenario − {ref}) over matched replications with its paired {pct} "
+        "t-interval; shares in percentage points, spend in USD. p: two-sided paired t-test. "
+        "Every outcome, with the unpaired (Welch) interval for contrast, is in the CSV.",
+        csv_name="paired_differences.csv",
     )
+    means = [c for c in table.columns if c.endswith("_mean")]
     rep.add_table(
-        "All outcomes (comparison.csv)", table,
-        caption=f"<outcome>_mean/_lo/_hi: mean and {pct} t-interval over replications.",
-        float_digits=4,
+        "All outcomes (comparison.csv)",
+        table[["scenario", *means]],
+        caption=f"Means over replications; each outcome's {pct} interval (_lo, _hi) and the "
+        "paired differences are in the CSV (the same file as comparison.csv).",
+        csv_name="comparison.csv",
+        max_columns=10,
     )
     rep.add_config({k: v for k, v in cfg.items()})
     rep.add_seeds(seeds, heading="Seeds (replication r uses the r-th seed in every scenario)")

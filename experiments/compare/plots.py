@@ -21,7 +21,8 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from experiments.study.atomic import save_figure  # noqa: E402
-from experiments.plots import scenario_colours  # noqa: E402
+from experiments import units  # noqa: E402
+from experiments.plots import PAYER_COLOURS, reference_line, scenario_colours  # noqa: E402
 
 #: (file name, heading, caption template; {pct} = confidence level) of each figure.
 FIGURES = {
@@ -30,8 +31,8 @@ FIGURES = {
         "Coverage over time",
         "Coverage by month in which need episodes open (share served within the timely "
         "window; 3-month rolling mean when the simulator provides it, as used for gap "
-        "months), mean over replications with {pct} t-interval bands. Dashed line: start "
-        "of the handover window.",
+        "months), mean over replications with {pct} t-interval bands (clipped to [0, 100] "
+        "%). Dashed line: start of the handover window.",
     ),
     "gap_risk": (
         "gap_risk.png",
@@ -62,9 +63,12 @@ FIGURES = {
 def band(series: pd.DataFrame, column: str, level: float = 0.95) -> pd.DataFrame:
     """Per scenario and month: mean of `column` over replications with a t-interval.
 
+    The interval is clipped to what the quantity can take (`experiments.units.clip`:
+    shares in [0, 1], counts and spend >= 0).
+
     Args:
         series: long table with scenario, replication, month and `column`.
-        column: the monthly quantity.
+        column: the monthly quantity (its name decides the clipping).
         level: confidence level.
 
     Returns:
@@ -75,13 +79,9 @@ def band(series: pd.DataFrame, column: str, level: float = 0.95) -> pd.DataFrame
     n = out["count"].to_numpy(float)
     tcrit = np.where(n > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), 0.0)
     half = np.nan_to_num(tcrit * out["std"].to_numpy(float) / np.sqrt(np.maximum(n, 1)))
-    out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+    out["lo"] = units.clip(column, out["mean"] - half)
+    out["hi"] = units.clip(column, out["mean"] + half)
     return out.rename(columns={"count": "n"}).drop(columns="std")
-
-
-def _vline(ax: plt.Axes, handover_start: float | None) -> None:
-    if handover_start is not None:
-        ax.axvline(handover_start, color="grey", ls="--", lw=1)
 
 
 def plot_band_lines(
@@ -107,7 +107,7 @@ def plot_band_lines(
         handover_start: month of the dashed vertical line, or None.
         cumulative: draw the running sum per run instead of monthly values.
         scale: multiply values (e.g. 100 for percent).
-        reference: scenario drawn in black, thicker and on top, or None.
+        reference: scenario drawn thicker, on top and labelled "(reference)", or None.
         level: confidence level of the bands.
 
     Returns:
@@ -117,10 +117,9 @@ def plot_band_lines(
     data = data.sort_values(["scenario", "replication", "month"])
     if cumulative:
         data[column] = data.groupby(["scenario", "replication"])[column].cumsum()
-    data[column] = data[column] * scale
-    b = band(data, column, level)
-    colours = scenario_colours([n for n in scenarios if n != reference])
-    colours[reference] = (0.0, 0.0, 0.0, 1.0)
+    b = band(data, column, level)  # clipped in the quantity's own units, then scaled
+    b[["mean", "lo", "hi"]] = b[["mean", "lo", "hi"]] * scale
+    colours = scenario_colours(scenarios)
     fig, ax = plt.subplots(figsize=(9, 4.8))
     for name in scenarios:
         s = b[b["scenario"] == name]
@@ -130,7 +129,7 @@ def plot_band_lines(
         ax.plot(s["month"], s["mean"], color=colours[name], lw=2.2 if is_ref else 1.5,
                 label=f"{name} (reference)" if is_ref else name, zorder=3 if is_ref else 2)
         ax.fill_between(s["month"], s["lo"], s["hi"], color=colours[name], alpha=0.18, lw=0)
-    _vline(ax, handover_start)
+    reference_line(ax, handover_start)
     ax.set_xlabel("month")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -183,20 +182,26 @@ def plot_differences(
         The PNG path.
     """
     outcomes = [o for o in outcomes if o in set(diffs["outcome"])]
+    colours = scenario_colours(list(dict.fromkeys(diffs["scenario"])))
     fig, axes = plt.subplots(1, max(1, len(outcomes)), figsize=(4.2 * max(1, len(outcomes)), 4),
                              squeeze=False)
     for ax, outcome in zip(axes[0], outcomes):
         d = diffs[diffs["outcome"] == outcome]
         names = list(d["scenario"])
         y = np.arange(len(names))[::-1]
-        ax.hlines(y, d["unpaired_lo"], d["unpaired_hi"], color="grey", lw=1)
-        ax.hlines(y, d["diff_lo"], d["diff_hi"], color="C0", lw=4)
-        ax.plot(d["diff"], y, "k|", ms=10)
+        # shares in percentage points, everything else in its own unit
+        scale = 100.0 if units.kind(outcome) == "share" else 1.0
+        unit = units.unit(f"diff_{outcome}")
+        ax.hlines(y, d["unpaired_lo"] * scale, d["unpaired_hi"] * scale, color="grey", lw=1)
+        ax.hlines(y, d["diff_lo"] * scale, d["diff_hi"] * scale,
+                  color=[colours[n] for n in names], lw=4)
+        ax.plot(d["diff"] * scale, y, "k|", ms=10)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, names if ax is axes[0][0] else [""] * len(names))
         ax.set_title(f"{outcome} − {reference}", fontsize=9)
+        ax.set_xlabel(f"difference ({unit})" if unit else "difference", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
         ax.grid(axis="x", alpha=0.3)
     return save_figure(fig, path)
 
@@ -231,8 +236,8 @@ def plot_spend(
         s = mean[mean["scenario"] == name].sort_values("month")
         ax.stackplot(s["month"], *[s[p] for p in payers],
                      labels=[p.replace("_spend", "") for p in payers],
-                     colors=["#4C72B0", "#DD8452", "#55A868"][: len(payers)], alpha=0.85)
-        _vline(ax, handover_start)
+                     colors=[PAYER_COLOURS.get(p, "0.6") for p in payers], alpha=0.85)
+        reference_line(ax, handover_start)
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
     for ax in axes.flat[n:]:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from experiments.study.atomic import save_figure  # noqa: E402
-from experiments.plots import scenario_colours  # noqa: E402
+from experiments.plots import PAYER_COLOURS, reference_line, scenario_colours  # noqa: E402
 from experiments.report import Report  # noqa: E402
 
 FIG_DIR = "figures"
@@ -158,8 +158,7 @@ def plot_gap_over_time(share: pd.DataFrame, path: Path, scenarios: Sequence[str]
     for s in scenarios:
         g = share[share["scenario"] == s]
         ax.plot(g["month"], g["gap_share"], label=s, color=colours[s])
-    if handover_start is not None:
-        ax.axvline(handover_start, ls="--", color="grey", lw=0.8)
+    reference_line(ax, handover_start)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("month")
     ax.set_ylabel("share of futures in a gap")
@@ -183,9 +182,10 @@ def plot_spend(series: pd.DataFrame, path: Path, scenarios: Sequence[str],
         g = series[series["scenario"] == s].groupby("month")[["donor_spend", "national_spend"]]
         m = g.mean()
         ax.stackplot(m.index, m["donor_spend"] / 1e3, m["national_spend"] / 1e3,
-                     labels=["donors", "national"], colors=["#4c72b0", "#dd8452"], alpha=0.85)
-        if handover_start is not None:
-            ax.axvline(handover_start, ls="--", color="grey", lw=0.8)
+                     labels=["donors", "national"],
+                     colors=[PAYER_COLOURS["donor_spend"], PAYER_COLOURS["national_spend"]],
+                     alpha=0.85)
+        reference_line(ax, handover_start)
         ax.set_title(s, fontsize=10)
         ax.set_xlabel("month")
     for row in axes:
@@ -255,16 +255,13 @@ def build_report(out: Path | str) -> Path:
             "coverage_regret_max", f"{gap_metric}_mean", f"{gap_metric}_worst",
             f"{gap_metric}_p95", f"{gap_metric}_regret_max", "satisficing_share",
             "donor_spend_mean", "national_spend_mean", "national_share"]
-    show = robust[[c for c in cols if c in robust.columns]].copy()
-    for c in ("donor_spend_mean", "national_spend_mean"):
-        if c in show.columns:
-            show[c] = show[c] / 1e6
-    show = show.rename(columns={"donor_spend_mean": "donor_spend_musd",
-                                "national_spend_mean": "national_spend_musd"})
+    show = robust[[c for c in cols if c in robust.columns]]
     rep.add_table("Strategies side by side under stress", show,
                   caption="worst = worst future; p05/p95 = value reached in 95 % of futures; "
                           "regret = distance to the best strategy in the same future; "
-                          "spend: million USD over the horizon, mean over futures.")
+                          "spend: USD over the horizon, mean over futures. Every column of "
+                          "robustness.csv is in the CSV.",
+                  csv_name="robustness.csv", max_columns=8)
     rep.add_figure("Robustness", plot_robustness(robust, gap_metric, figs / "robustness.png"),
                    caption="Share of futures meeting the thresholds, and worst-case regret.")
     rep.add_figure(
@@ -292,10 +289,11 @@ def build_report(out: Path | str) -> Path:
                            caption="Mean monthly spend over futures (stacked).")
     rep.add_list("Where strategies fail (scenario discovery)", summary["findings"])
     for s in summary["discovery_scenarios"]:
+        # a scenario without a box has no trajectory to draw: its finding above says so
+        if trajs.empty or trajs[trajs["scenario"] == s].empty:
+            continue
         rep.add_figure(f"Coverage-density trade-off: {s}",
-                       plot_tradeoff(trajs, s, figs / f"tradeoff_{s}.png") if not trajs.empty
-                       else plot_tradeoff(pd.DataFrame(columns=["scenario"]), s,
-                                          figs / f"tradeoff_{s}.png"),
+                       plot_tradeoff(trajs, s, figs / f"tradeoff_{s}.png"),
                        caption="PRIM peeling trajectory: each step trades coverage for "
                                "density; ringed points are the reported boxes.")
     if not boxes.empty:

@@ -208,8 +208,10 @@ def summarize(runs: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
 
     Returns:
         DataFrame: setting, the parameter columns, scenario, n, failed, then
-        `<outcome>_mean`, `<outcome>_lo`, `<outcome>_hi` for each numeric outcome.
+        `<outcome>_mean`, `<outcome>_lo`, `<outcome>_hi` for each numeric outcome; the
+        interval is clipped to what the outcome can take (`experiments.units.clip`).
     """
+    from experiments import units
     from experiments.compare.paired import t_interval
 
     outcomes = outcome_columns(runs, plan)
@@ -222,7 +224,8 @@ def summarize(runs: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
         rec.update({"scenario": scenario, "n": len(ok), "failed": len(group) - len(ok)})
         for o in outcomes:
             mean, lo, hi = t_interval(ok[o].astype(float).to_numpy(), plan["level"])
-            rec.update({f"{o}_mean": mean, f"{o}_lo": lo, f"{o}_hi": hi})
+            rec.update({f"{o}_mean": mean, f"{o}_lo": units.clip(o, lo),
+                        f"{o}_hi": units.clip(o, hi)})
         rows.append(rec)
     table = pd.DataFrame(rows)
     if not table.empty:
@@ -263,8 +266,11 @@ def plot_sweep(runs_path: Path, figures_dir: Path, plan: dict[str, Any]) -> list
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from experiments import units
     from experiments.compare.paired import t_interval
+    from experiments.plots import scenario_colours
 
+    colours = scenario_colours(plan["scenarios"])
     runs = pd.read_parquet(runs_path)
     runs = runs[runs["error"].isna()]
     outcomes = [o for o in plan["outcomes"] if o in outcome_columns(runs, plan)]
@@ -295,8 +301,9 @@ def plot_sweep(runs_path: Path, figures_dir: Path, plan: dict[str, Any]) -> list
                     continue
                 pts.sort()
                 x, m, lo, hi = (list(t) for t in zip(*pts))
-                ax.plot(x, m, marker="o", label=scenario)
-                ax.fill_between(x, lo, hi, alpha=0.2)
+                ax.plot(x, m, marker="o", label=scenario, color=colours[scenario])
+                ax.fill_between(x, units.clip(outcome, lo), units.clip(outcome, hi),
+                                alpha=0.2, color=colours[scenario])
             ax.set_title(outcome)
             ax.set_xlabel(param)
             if not numeric:
