@@ -39,6 +39,9 @@ def compose(config_name: str, overrides: list[str] | None = None) -> dict[str, A
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    from experiments.settings import register
+
+    register()  # the commands' structured-config schemas (experiments/settings.py)
     overrides = list(overrides or [])
     _check_group_choices(overrides)
     GlobalHydra.instance().clear()
@@ -66,6 +69,13 @@ def _check_group_choices(overrides: list[str]) -> None:
 
 
 def _explain(err: Exception) -> str:
+    cause = err
+    while cause.__cause__ is not None:  # Hydra wraps OmegaConf's typed-validation error
+        cause = cause.__cause__
+    key = getattr(cause, "full_key", None)
+    if key and type(cause).__name__ == "ValidationError":
+        detail = str(cause).strip().splitlines()[0]
+        return f"{key}: {detail} (types: experiments/settings.py)"
     text = str(err).strip().splitlines()
     first = text[0] if text else repr(err)
     if "not in struct" in str(err) or "Could not override" in str(err):

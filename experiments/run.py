@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.config import ConfigError, compose, run_config
+from experiments.config import run_config
+from experiments.settings import load_settings
 from experiments.study.outputs import manifest, resolve_output_dir, staged_output_dir, write_json
 from experiments.plots import plot_run
 
@@ -52,10 +53,8 @@ def prepare(overrides: list[str]) -> tuple[dict[str, Any], dict[str, Any], int]:
     from scenarios import build_scenario
     from sim import build_params
 
-    cfg = compose("config", overrides)
-    seed = cfg.get("seed")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
+    cfg, settings = load_settings("run", overrides)
+    seed = settings.seed
     config = run_config(cfg)
     params = build_params(config)
     build_scenario(config["scenario"], params.country,

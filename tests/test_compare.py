@@ -20,11 +20,11 @@ from experiments import cli
 from experiments.compare.driver import (
     OUTCOMES,
     build_jobs,
-    parse_settings,
     run_comparison,
     write_parquet_atomic,
 )
 from experiments.config import ConfigError, compose, group_options
+from experiments.settings import load_settings
 from experiments.compare.paired import paired_differences, t_interval, wilson_interval
 from experiments.study.runner import replication_seeds
 
@@ -157,14 +157,14 @@ def test_reference_must_be_compared(tmp_path):
 
 
 def test_default_scenarios_are_the_library():
-    settings = parse_settings(compose("compare"))
-    assert settings["scenarios"] == group_options("scenario")
-    assert settings["replications"] == 30 and settings["reference"] == "status_quo"
+    _, settings = load_settings("compare")
+    assert settings.scenarios == group_options("scenario")
+    assert settings.replications == 30 and settings.reference == "status_quo"
 
 
 def test_jobs_use_each_scenario_file():
-    settings = parse_settings(compose("compare", ["scenarios=[status_quo,abrupt_exit]",
-                                                  "replications=2"]))
+    _, settings = load_settings("compare", ["scenarios=[status_quo,abrupt_exit]",
+                                            "replications=2"])
     jobs = build_jobs(["model.horizon_months=48"], settings, seed=5)
     assert [(j["scenario"], j["replication"]) for j in jobs] == [
         ("status_quo", 0), ("status_quo", 1), ("abrupt_exit", 0), ("abrupt_exit", 1)]

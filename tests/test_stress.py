@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 
 from experiments.config import ConfigError, compose, get_dotted, run_config
+from experiments.settings import load_settings
 from experiments.space import Factor, Space, apply_values
 from experiments.stress.discovery import discover
 from experiments.stress.robustness import Thresholds, summarize, tidy_outcomes
 from experiments.stress.driver import (
     analyse,
     build_jobs,
-    parse_settings,
+    stress_plan,
     run_stress,
     sample_futures,
     stress_space,
@@ -119,8 +120,8 @@ def test_apply_values_sets_paths_scales_and_adds_shocks():
 
 
 def test_jobs_use_common_random_numbers():
-    cfg = compose("stress", SMALL)
-    settings = parse_settings(cfg)
+    cfg, valid = load_settings("stress", SMALL)
+    settings = stress_plan(valid)
     space = stress_space(cfg["stress"])
     futures = sample_futures(space, 3, 1)
     rcs = {s: run_config(compose("stress", [*SMALL, f"scenario={s}"]))
@@ -208,8 +209,8 @@ def test_stress_end_to_end_tables_match_runs_and_resume(tmp_path, capsys):
 
 
 def test_analyse_is_pure_and_respects_thresholds():
-    cfg = compose("stress", [*SMALL, "thresholds.coverage_target=0.6"])
-    settings = parse_settings(cfg)
+    cfg, valid = load_settings("stress", [*SMALL, "thresholds.coverage_target=0.6"])
+    settings = stress_plan(valid)
     space = stress_space(cfg["stress"])
     futures = sample_futures(space, 6, 3)
     rows = []

@@ -11,7 +11,8 @@ from conftest import toy_sweep_job
 
 from experiments.config import ConfigError, compose, get_dotted
 from experiments.space import apply_values, grid_space
-from experiments.sweep.driver import build_jobs, expand_grid, parse_plan, run_sweep
+from experiments.settings import load_settings
+from experiments.sweep.driver import build_jobs, expand_grid, make_plan, run_sweep
 
 
 def apply_setting(rc, setting):
@@ -20,7 +21,7 @@ def apply_setting(rc, setting):
 
 
 def _plan(*overrides):
-    return parse_plan(compose("sweep", list(overrides)))
+    return make_plan(load_settings("sweep", list(overrides))[1])
 
 
 def test_grid_is_the_cartesian_product_first_path_slowest():

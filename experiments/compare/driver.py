@@ -22,17 +22,8 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from experiments.study.atomic import write_csv_atomic, write_parquet_atomic
-from experiments.config import (
-    ConfigError,
-    compose,
-    refuse_single_scenario,
-    require_fraction,
-    require_int,
-    require_positive,
-    require_scenarios,
-    require_seed,
-    run_config,
-)
+from experiments.config import compose, run_config
+from experiments.settings import CompareSettings, load_settings
 from experiments.compare.paired import comparison_table, paired_differences
 from experiments.study.outputs import collect_series, resolve_output_dir
 from experiments.study.runner import replication_seeds, run_study, study_failed
@@ -62,43 +53,8 @@ JobFn = Callable[[dict[str, Any]], dict[str, float]]
 # --------------------------------------------------------------------------- settings
 
 
-def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Validate the compare-specific keys of a composed `compare` config.
-
-    Args:
-        cfg: composed config (plain dict) of configs/compare.yaml.
-
-    Returns:
-        dict with scenarios (list[str]), replications (int), reference (str),
-        gap_threshold_months (float), level (float).
-
-    Raises:
-        ConfigError: unknown scenario, reference not in the set, replications < 2,
-            non-positive threshold or level outside (0, 1); the message names the field
-            and the allowed values.
-    """
-    names = require_scenarios(cfg)
-    reference = cfg.get("reference")
-    if reference not in names:
-        raise ConfigError(
-            f"reference: '{reference}' is not among the compared scenarios; "
-            f"allowed: {', '.join(names)}"
-        )
-    reps = require_int(cfg, "replications", 2)
-    thr = require_positive(cfg, "gap_threshold_months", default=3)
-    level = require_fraction(cfg, "level", default=0.95)
-    require_seed(cfg)
-    return {
-        "scenarios": names,
-        "replications": reps,
-        "reference": reference,
-        "gap_threshold_months": float(thr),
-        "level": float(level),
-    }
-
-
 def build_jobs(
-    overrides: Sequence[str], settings: dict[str, Any], seed: int
+    overrides: Sequence[str], settings: CompareSettings, seed: int
 ) -> list[dict[str, Any]]:
     """Job specs: every scenario x replication, replication r with the same seed.
 
@@ -108,15 +64,15 @@ def build_jobs(
 
     Args:
         overrides: the user's Hydra overrides.
-        settings: output of `parse_settings`.
+        settings: validated settings (`load_settings('compare', ...)`).
         seed: base seed.
 
     Returns:
         List of {"config", "seed", "scenario", "replication"} dicts, scenario-major.
     """
-    seeds = replication_seeds(seed, settings["replications"])
+    seeds = replication_seeds(seed, settings.replications)
     jobs = []
-    for name in settings["scenarios"]:
+    for name in settings.scenarios:
         rc = run_config(compose("compare", [*overrides, f"scenario={name}"]))
         for r, s in enumerate(seeds):
             jobs.append({"config": rc, "seed": s, "scenario": name, "replication": r})
@@ -200,15 +156,9 @@ def run_comparison(
         ConfigError: invalid configuration (raised before anything is written).
     """
     overrides = list(overrides)
-    refuse_single_scenario(overrides, "compare")
-    cfg = compose("compare", overrides)
-    settings = parse_settings(cfg)
+    cfg, settings = load_settings("compare", overrides)
     jobs = build_jobs(overrides, settings, cfg["seed"])
     executor_cfg = cfg.get("executor")
-    if executor_cfg is not None:
-        from experiments.study.executors import parse_executor
-
-        parse_executor(executor_cfg)  # validate before writing anything
     out = resolve_output_dir(cfg, "compare")
     for spec in jobs:
         spec["series_path"] = str(
@@ -221,12 +171,12 @@ def run_comparison(
     runs = runs.reset_index(drop=True)
     outcomes = [o for o in OUTCOMES if o in runs.columns]
     table = comparison_table(
-        runs, outcomes, settings["reference"], settings["gap_threshold_months"],
-        settings["level"],
+        runs, outcomes, settings.reference, settings.gap_threshold_months,
+        settings.level,
     )
     diffs = paired_differences(
-        runs, outcomes, settings["reference"], settings["level"],
-        settings["gap_threshold_months"],
+        runs, outcomes, settings.reference, settings.level,
+        settings.gap_threshold_months,
     )
     series = collect_series(jobs, ("scenario", "replication", "seed"))
 
@@ -239,19 +189,19 @@ def run_comparison(
     from experiments.compare.plots import draw_all
 
     figures = draw_all(
-        out, cfg.get("model", {}).get("handover_start"), settings["gap_threshold_months"],
-        settings["reference"], settings["level"],
+        out, cfg.get("model", {}).get("handover_start"), settings.gap_threshold_months,
+        settings.reference, settings.level,
     )
-    seeds = replication_seeds(cfg["seed"], settings["replications"])
+    seeds = replication_seeds(cfg["seed"], settings.replications)
     descriptions = {j["scenario"]: j["config"]["scenario"].get("description", "") for j in jobs}
     report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions)
     report.write(out / "report.html")
-    print(format_table(table, settings["reference"], settings["level"]))
+    print(format_table(table, settings.reference, settings.level))
     return out, table, study_failed(runs)
 
 
-def _scenario_order(settings: dict[str, Any]) -> Callable[[pd.Series], pd.Series]:
-    order = {name: i for i, name in enumerate(settings["scenarios"])}
+def _scenario_order(settings: CompareSettings) -> Callable[[pd.Series], pd.Series]:
+    order = {name: i for i, name in enumerate(settings.scenarios)}
 
     def key(col: pd.Series) -> pd.Series:
         return col.map(order) if col.name == "scenario" else col
@@ -332,7 +282,7 @@ def differences_frame(diffs: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFr
 
 def build_report(
     cfg: dict[str, Any],
-    settings: dict[str, Any],
+    settings: CompareSettings,
     table: pd.DataFrame,
     diffs: pd.DataFrame,
     figures: list[tuple[str, Path, str]],
@@ -343,7 +293,7 @@ def build_report(
 
     Args:
         cfg: composed compare config (shown in full).
-        settings: validated settings (`parse_settings`).
+        settings: validated settings (`load_settings('compare', ...)`).
         table: comparison table.
         diffs: long paired-differences table.
         figures: (heading, png, caption) from `compare_plots.draw_all`.
@@ -355,19 +305,19 @@ def build_report(
     """
     from experiments.report import Report
 
-    ref = settings["reference"]
-    pct = f"{settings['level'] * 100:g} %"
+    ref = settings.reference
+    pct = f"{settings.level * 100:g} %"
     country = cfg.get("country", {}).get("name", "?")
     model = cfg.get("model", {})
     rep = Report(
         "Handover scenario comparison",
-        subtitle=f"handover compare: {len(settings['scenarios'])} scenarios x "
-        f"{settings['replications']} replications, country profile {country}",
+        subtitle=f"handover compare: {len(settings.scenarios)} scenarios x "
+        f"{settings.replications} replications, country profile {country}",
     )
     best = table.sort_values("rank").iloc[0]
     rep.add_text(
         "How to read this report",
-        f"Each scenario was simulated {settings['replications']} times on the {country} "
+        f"Each scenario was simulated {settings.replications} times on the {country} "
         f"profile over {model.get('horizon_months', '?')} months (handover window from "
         f"month {model.get('handover_start', '?')}). Replication r of every scenario used "
         "the same seed, so all scenarios saw the same returnees arrive (common random "
@@ -375,7 +325,7 @@ def build_report(
         f"'{ref}' are therefore paired, replication by replication.\n\n"
         f"Numbers in brackets are {pct} confidence intervals: t-intervals over replications "
         "for means; Wilson score intervals for gap risk (the share of replications with at "
-        f"least {settings['gap_threshold_months']:g} gap months, i.e. months where rolling "
+        f"least {settings.gap_threshold_months:g} gap months, i.e. months where rolling "
         "coverage fell more than the tolerated fraction below its pre-handover baseline). "
         "A paired difference whose interval excludes 0 is a difference the replications "
         "support; the unpaired interval is shown for contrast only.\n\n"

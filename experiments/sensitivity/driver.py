@@ -39,10 +39,11 @@ import pandas as pd
 
 from experiments.sensitivity import analysis as sa_core
 from experiments.study.atomic import atomic_write
-from experiments.config import ConfigError, compose, require_fraction, require_int, run_config
+from experiments.config import ConfigError, run_config
+from experiments.settings import load_settings
 from experiments.space import Space, apply_values, check_paths, load_space, problem_from
 
-#: keys of configs/sensitivity.yaml this command reads (besides the run config keys)
+#: keys of configs/sensitivity.yaml recorded in the manifest (besides the run config keys)
 SA_KEYS = (
     "method", "n", "space", "factors", "replications", "second_order", "grouped",
     "num_levels", "num_resamples", "conf_level", "outcomes",
@@ -172,33 +173,6 @@ class SimulatorModel:
 # --------------------------------------------------------------------------- settings
 
 
-def settings(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Validated SA settings of a composed `sensitivity` config.
-
-    Raises:
-        ConfigError: naming the key and what is allowed.
-    """
-    missing = [k for k in SA_KEYS if k not in cfg]
-    if missing:
-        raise ConfigError(f"sensitivity config lacks {', '.join(missing)}")
-    s = {k: cfg[k] for k in SA_KEYS}
-    if s["method"] not in sa_core.METHODS:
-        raise ConfigError(f"method: unknown '{s['method']}'; allowed: {', '.join(sa_core.METHODS)}")
-    for key, low in (("n", 2), ("replications", 1), ("num_levels", 2), ("num_resamples", 10)):
-        require_int(s, key, low)
-    for key in ("second_order", "grouped"):
-        if not isinstance(s[key], bool):
-            raise ConfigError(f"{key}: must be true or false, got {s[key]!r}")
-    require_fraction(s, "conf_level")
-    if not s["outcomes"] or not all(isinstance(o, str) for o in s["outcomes"]):
-        raise ConfigError(f"outcomes: must be a non-empty list of names, got {s['outcomes']!r}")
-    if s["factors"] is not None and not (
-        isinstance(s["factors"], list) and all(isinstance(f, str) for f in s["factors"])
-    ):
-        raise ConfigError(f"factors: null (all) or a list of factor names, got {s['factors']!r}")
-    return s
-
-
 def _output_dir(cfg: dict[str, Any]) -> Path:
     if cfg.get("output_dir"):
         return Path(cfg["output_dir"])
@@ -285,25 +259,24 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
     Returns:
         The exit status.
     """
-    cfg = compose("sensitivity", overrides)
-    s = settings(cfg)
-    space = load_space(s["space"])
-    if s["factors"]:
-        space = space.subset(s["factors"])
-    problem = problem_from(space, grouped=s["grouped"])
+    cfg, s = load_settings("sensitivity", overrides)
+    space = load_space(s.space)
+    if s.factors:
+        space = space.subset(s.factors)
+    problem = problem_from(space, grouped=s.grouped)
     base = run_config(cfg)
     out = _output_dir(cfg)
-    model = SimulatorModel(space, base, s["outcomes"], runner=make_runner(cfg, out, job_fn))
-    seeds = sa_core.study_seeds(int(cfg["seed"]), s["replications"])
+    model = SimulatorModel(space, base, s.outcomes, runner=make_runner(cfg, out, job_fn))
+    seeds = sa_core.study_seeds(int(cfg["seed"]), s.replications)
     # sample first: every setting error surfaces before any run or file
-    design = sa_core.sample(problem, s["method"], s["n"], seeds["sample"],
-                            s["second_order"], s["num_levels"])
+    design = sa_core.sample(problem, s.method, s.n, seeds["sample"],
+                            s.second_order, s.num_levels)
     if job_fn is None:
         model.check_ranges(design.X, validate_run_config)
-    n_runs = len(design.X) * s["replications"]
-    print(f"sensitivity: {s['method']} on {len(space.factors)} factors "
-          f"({len(design.units)} {'groups' if s['grouped'] else 'factors'} analysed), "
-          f"n={s['n']}, {len(design.X)} points x {s['replications']} replications = "
+    n_runs = len(design.X) * s.replications
+    print(f"sensitivity: {s.method} on {len(space.factors)} factors "
+          f"({len(design.units)} {'groups' if s.grouped else 'factors'} analysed), "
+          f"n={s.n}, {len(design.X)} points x {s.replications} replications = "
           f"{n_runs} runs -> {out}", flush=True)
     t0 = time.perf_counter()
     try:
@@ -314,22 +287,22 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
     seconds = time.perf_counter() - t0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        indices = sa_core.analyze(design, Y, s["outcomes"], seeds["analysis"],
-                                  s["num_resamples"], s["conf_level"], s["second_order"])
-        conv = sa_core.convergence(design, Y, s["outcomes"], seeds["analysis"],
-                                   num_resamples=s["num_resamples"], conf_level=s["conf_level"])
+        indices = sa_core.analyze(design, Y, s.outcomes, seeds["analysis"],
+                                  s.num_resamples, s.conf_level, s.second_order)
+        conv = sa_core.convergence(design, Y, s.outcomes, seeds["analysis"],
+                                   num_resamples=s.num_resamples, conf_level=s.conf_level)
     for note in dict.fromkeys(str(w.message) for w in caught):
         print(f"note: {note}")
-    result = sa_core.SAResult(design, Y, s["outcomes"], indices, conv)
+    result = sa_core.SAResult(design, Y, s.outcomes, indices, conv)
     manifest = {
-        "command": "sensitivity", "overrides": overrides, "settings": s,
+        "command": "sensitivity", "overrides": overrides, "settings": {k: getattr(s, k) for k in SA_KEYS},
         "space": {"name": space.name, "source": space.source},
         "problem": problem, "seed": cfg["seed"], "seeds": seeds,
         "points": len(design.X), "runs": n_runs, "eval_seconds": round(seconds, 3),
         "run_config": base,
     }
     write_outputs(out, result, space, manifest, model.runs)
-    print(summary(indices, s["method"]))
+    print(summary(indices, s.method))
     print(f"{n_runs} runs in {seconds:.1f} s ({n_runs / max(seconds, 1e-9):.1f} runs/s); "
           f"tables and figures in {out}")
     return 0

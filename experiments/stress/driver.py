@@ -34,15 +34,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.study.atomic import atomic_write_text, write_csv_atomic, write_parquet_atomic
-from experiments.config import (
-    ConfigError,
-    compose,
-    refuse_single_scenario,
-    require_int,
-    require_positive,
-    require_scenarios,
-    run_config,
-)
+from experiments.config import ConfigError, compose, run_config
+from experiments.settings import StressSettings, load_settings
 from experiments.space import Space, apply_values, parse_space
 from experiments.stress.discovery import Failure, describe_box, discover
 from experiments.study.outputs import collect_series, resolve_output_dir
@@ -123,8 +116,8 @@ def sample_futures(space: Space, k: int, seed: int) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Validated stress settings (the command-specific keys of configs/stress.yaml)."""
+class StressPlan:
+    """What a stress study runs and how it judges: validated settings plus derived objects."""
 
     scenarios: list[str]
     futures: int
@@ -139,18 +132,18 @@ class Settings:
     timeseries_replications: int
 
 
-def parse_settings(cfg: Mapping[str, Any]) -> Settings:
-    """Validate the stress keys of a composed config.
+def stress_plan(settings: StressSettings) -> StressPlan:
+    """Thresholds, criterion and discovery options of validated stress settings.
+
+    Args:
+        settings: from `load_settings("stress", ...)` (scenarios, counts and seeds checked).
 
     Raises:
         ConfigError: the message names the field and the allowed values.
     """
-    names = require_scenarios(cfg)
-    seed = require_int(cfg, "seed", 0)
-    futures = require_int(cfg, "futures", 1)
-    reps = require_int(cfg, "replications", 1)
-    sample_seed = cfg.get("sample_seed")
-    sample_seed = seed if sample_seed is None else require_int(cfg, "sample_seed", 0)
+    cfg = vars(settings)
+    names = list(settings.scenarios)
+    futures, reps, sample_seed = settings.futures, settings.replications, settings.sample_seed
     th = cfg.get("thresholds") or {}
     allowed_th = {"coverage_target", "gap_metric", "gap_tolerance"}
     if not isinstance(th, Mapping) or set(th) - allowed_th:
@@ -160,7 +153,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> Settings:
     crit = cfg.get("criterion", "max_satisficing")
     if crit not in criteria(metrics):
         raise ConfigError(f"criterion: unknown '{crit}'; allowed: {', '.join(criteria(metrics))}")
-    gap_thr = require_positive(cfg, "gap_threshold_months", default=3)
+    gap_thr = settings.gap_threshold_months
     disc = dict(cfg.get("discovery") or {})
     which = disc.pop("scenario", None)
     if which is None:
@@ -186,8 +179,8 @@ def parse_settings(cfg: Mapping[str, Any]) -> Settings:
             f"{', '.join(options)}"
         )
     options.update(disc)
-    ts = require_int(cfg, "timeseries_replications", 0, default=1)
-    return Settings(names, futures, reps, sample_seed, thresholds, crit, float(gap_thr),
+    ts = settings.timeseries_replications
+    return StressPlan(names, futures, reps, sample_seed, thresholds, crit, float(gap_thr),
                     list(which), failure, options, min(ts, reps))
 
 
@@ -293,7 +286,7 @@ class StressResult:
 
 
 def analyse(
-    runs: pd.DataFrame, futures: pd.DataFrame, space: Space, settings: Settings
+    runs: pd.DataFrame, futures: pd.DataFrame, space: Space, settings: StressPlan
 ) -> StressResult:
     """Robustness and scenario discovery from a run table (pure: no files).
 
@@ -352,7 +345,7 @@ def write_summary(
     out: Path,
     cfg: Mapping[str, Any],
     overrides: Sequence[str],
-    settings: Settings,
+    settings: StressPlan,
     space: Space,
     result: StressResult,
     seeds: Sequence[int],
@@ -421,16 +414,13 @@ def run_stress(
     Raises:
         ConfigError: invalid configuration (raised before anything is written).
     """
-    from experiments.study.executors import parse_executor
     from experiments.study.runner import run_study
 
     overrides = list(overrides)
-    refuse_single_scenario(overrides, "stress")
-    cfg = compose("stress", overrides)
-    settings = parse_settings(cfg)
+    cfg, validated = load_settings("stress", overrides)
+    settings = stress_plan(validated)
     space = stress_space(cfg.get("stress"))
     executor_cfg = cfg.get("executor")
-    parse_executor(executor_cfg)
     futures = sample_futures(space, settings.futures, settings.sample_seed)
     run_configs = {
         name: run_config(compose("stress", [*overrides, f"scenario={name}"]))

@@ -40,9 +40,9 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.config import ConfigError, compose, require_scenarios, run_config
+from experiments.config import ConfigError, compose, run_config
+from experiments.settings import SweepSettings, load_settings
 from experiments.space import Space, apply_values, grid_space
-from experiments.study.executors import parse_executor
 from experiments.study.outputs import manifest, resolve_output_dir
 from experiments.study.runner import replication_seeds, run_study, study_failed
 
@@ -109,56 +109,40 @@ def settings_space(settings: Sequence[dict[str, Any]]) -> Space:
     return grid_space(values, name="sweep")
 
 
-def parse_plan(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Validate the sweep-specific keys of a composed `sweep` config.
+def make_plan(settings: SweepSettings) -> dict[str, Any]:
+    """The runs validated sweep settings ask for: the parameter settings, space and seeds.
 
     Args:
-        cfg: composed configs/sweep.yaml (plain dict).
+        settings: validated settings (`load_settings("sweep", ...)`).
 
     Returns:
         dict with settings (list of path -> value dicts), params (swept paths in order),
-        space (the swept paths as categorical factors), scenarios (names), replications, level, outcomes, seeds.
+        space (the swept paths as categorical factors), scenarios (names), replications,
+        level, outcomes, seeds.
 
     Raises:
-        ConfigError: naming the field and what is allowed.
+        ConfigError: a malformed grid or settings list, naming the field.
     """
-    grid, listed = cfg.get("grid"), cfg.get("settings")
-    if grid and listed:
-        raise ConfigError("grid, settings: give one of them, not both")
+    grid, listed = settings.grid, settings.settings
     if grid:
-        settings = expand_grid(grid)
+        rows = expand_grid(grid)
     elif listed:
-        if not isinstance(listed, list) or not all(isinstance(s, dict) for s in listed):
+        if not all(isinstance(s, dict) for s in listed):
             raise ConfigError("settings: expected a list of mappings, e.g. "
                               "'settings=[{model.scale:20},{model.scale:50}]'")
-        settings = [flatten_paths(s) for s in listed]
+        rows = [flatten_paths(s) for s in listed]
     else:
-        settings = [{}]  # no parameter varies: scenarios x replications only
-    space = settings_space(settings)
-
-    names = require_scenarios(cfg, default=[cfg.get("scenario", {}).get("name", "status_quo")])
-
-    reps = cfg.get("replications")
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
-        raise ConfigError(f"replications: must be an integer >= 1, got {reps!r}")
-    level = cfg.get("level", 0.95)
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ConfigError(f"level: must be a number in (0, 1), got {level!r}")
-    seed = cfg.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
-    outcomes = cfg.get("outcomes") or list(MAIN_OUTCOMES)
-    if not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
-        raise ConfigError(f"outcomes: expected a list of outcome names, got {outcomes!r}")
+        rows = [{}]  # no parameter varies: scenarios x replications only
+    space = settings_space(rows)
     return {
-        "settings": settings,
+        "settings": rows,
         "params": space.names,
         "space": space,
-        "scenarios": [str(n) for n in names],
-        "replications": reps,
-        "level": float(level),
-        "outcomes": outcomes,
-        "seeds": replication_seeds(seed, reps),
+        "scenarios": list(settings.scenarios),
+        "replications": settings.replications,
+        "level": float(settings.level),
+        "outcomes": list(settings.outcomes),
+        "seeds": replication_seeds(settings.seed, settings.replications),
     }
 
 
@@ -174,7 +158,7 @@ def build_jobs(overrides: Sequence[str], plan: dict[str, Any]) -> list[dict[str,
 
     Args:
         overrides: the user's Hydra overrides (applied to every scenario's config).
-        plan: output of `parse_plan`.
+        plan: output of `make_plan`.
 
     Returns:
         Specs {"config", "setting", <param paths>..., "scenario", "replication", "seed"}.
@@ -182,8 +166,8 @@ def build_jobs(overrides: Sequence[str], plan: dict[str, Any]) -> list[dict[str,
     Raises:
         ConfigError: a setting names an unknown path or a value of the wrong kind.
     """
-    base = [o for o in overrides if o.lstrip("+~").partition("=")[0] != "scenario"]
-    configs = {n: run_config(compose("sweep", [*base, f"scenario={n}"])) for n in plan["scenarios"]}
+    configs = {n: run_config(compose("sweep", [*overrides, f"scenario={n}"]))
+               for n in plan["scenarios"]}
     jobs = []
     for i, setting in enumerate(plan["settings"]):
         for name in plan["scenarios"]:
@@ -204,7 +188,7 @@ def summarize(runs: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
 
     Args:
         runs: the runs table (`runs.parquet`).
-        plan: output of `parse_plan` (params, scenarios, level).
+        plan: output of `make_plan` (params, scenarios, level).
 
     Returns:
         DataFrame: setting, the parameter columns, scenario, n, failed, then
@@ -256,7 +240,7 @@ def plot_sweep(runs_path: Path, figures_dir: Path, plan: dict[str, Any]) -> list
     Args:
         runs_path: the saved runs table.
         figures_dir: folder for the PNG files.
-        plan: output of `parse_plan`.
+        plan: output of `make_plan`.
 
     Returns:
         Paths of the figures written.
@@ -361,14 +345,9 @@ def run_sweep(
         ConfigError: invalid configuration (raised before anything is written).
     """
     overrides = list(overrides)
-    cfg = compose("sweep", overrides)
-    plan = parse_plan(cfg)
-    keys = {o.lstrip("+~").partition("=")[0] for o in overrides}
-    if "scenario" in keys and cfg.get("scenarios") is not None:
-        raise ConfigError("scenario, scenarios: give one scenario=<name> or a list "
-                          "scenarios=[a,b], not both")
+    cfg, settings = load_settings("sweep", overrides)
+    plan = make_plan(settings)
     executor = cfg.get("executor")
-    parse_executor(executor)
     jobs = build_jobs(overrides, plan)
     fn = job_fn or _default_job_fn()
     out = resolve_output_dir(cfg, "sweep")
