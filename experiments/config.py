@@ -86,11 +86,23 @@ def _explain(err: Exception) -> str:
 
 
 def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The part of a composed config that defines one simulation run."""
+    """The part of a composed config that defines one simulation run.
+
+    A country profile's `data:` files (arrivals, donor budgets) are read and checked here
+    and written into the run configuration as series (`experiments.country_data`).
+
+    Raises:
+        ConfigError: a run key is missing, or a data file is missing or malformed.
+    """
+    from experiments.country_data import attach_data
+
     missing = [k for k in RUN_KEYS if k not in cfg]
     if missing:
         raise ConfigError(f"config lacks {', '.join(missing)}")
-    return {k: copy.deepcopy(cfg[k]) for k in RUN_KEYS}
+    out = {k: copy.deepcopy(cfg[k]) for k in RUN_KEYS}
+    if isinstance(out["country"], dict):
+        out["country"] = attach_data(out["country"])
+    return out
 
 
 def set_dotted(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

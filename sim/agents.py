@@ -121,13 +121,22 @@ class Donor(mesa.Agent):
         self.multiplier = 1.0  # shocks (funding cuts) set this
 
     def allocate(self, month: int, scenario_factor: float) -> float:
-        """This month's budget in USD (step 2): planned budget x cycle x scenario x shocks."""
+        """This month's budget in USD (step 2): planned budget x cycle x scenario x shocks.
+
+        Where the profile gives a budget series (a data file), its value for the month
+        replaces planned budget x cycle; after the series ends, the cycles take over.
+        """
         while month >= self.cycle_end and self.active:
             renewed = self.renewal_draws[self.cycle % len(self.renewal_draws)] < self.spec.renewal_prob
             self.cycle += 1
             self.cycle_end += self.spec.cycle_months
             self.active = bool(renewed)
-        self.budget = self.spec.monthly_budget * self.active * scenario_factor * self.multiplier
+        series = self.spec.budget_series
+        if series is not None and month < len(series):  # observed budgets replace the cycle
+            planned = series[month]
+        else:
+            planned = self.spec.monthly_budget * self.active
+        self.budget = planned * scenario_factor * self.multiplier
         return self.budget
 
 

@@ -121,7 +121,9 @@ class HandoverModel(mesa.Model):
         c = params.country
         self.scale = params.model.scale
         self.system = NationalSystem(c.system)
-        expected = c.arrivals.monthly_mean / self.scale * params.model.horizon_months
+        horizon = params.model.horizon_months
+        expected = (c.arrivals.series.total_persons(horizon) if c.arrivals.series is not None
+                    else c.arrivals.monthly_mean * horizon) / self.scale
         self.population = Population(int(expected * 1.1) + 16)
         # Rows of active returnees, ascending; every phase works on these rows only.
         self._act = np.empty(0, dtype=np.int64)
@@ -252,8 +254,14 @@ class HandoverModel(mesa.Model):
     def admit_arrivals(self, t: int) -> None:
         """Draw this month's returnees (plus any surge from the shocks stream) and receive them."""
         c = self.params.country
-        n = int(self.streams.arrivals.poisson(c.arrivals.monthly_mean / self.scale))
-        rows = [self.population.add(draw_arrivals(c, t, n, self.streams.arrivals, self.streams.needs))]
+        mean, modality_mix, region_mix = c.arrivals.monthly_mean, None, None
+        if c.arrivals.series is not None:  # the country's own data: Poisson around the series
+            persons, region_mix = c.arrivals.series.month(t)
+            mean = sum(persons)
+            modality_mix = np.asarray(persons) if mean > 0 else None
+        n = int(self.streams.arrivals.poisson(mean / self.scale))
+        rows = [self.population.add(draw_arrivals(c, t, n, self.streams.arrivals, self.streams.needs,
+                                                  modality_mix, region_mix))]
         for persons, mix in self.extra_arrivals:
             k = int(self.streams.shocks.poisson(persons / self.scale))
             rows.append(self.population.add(draw_arrivals(c, t, k, self.streams.shocks, self.streams.shocks, mix)))
@@ -375,6 +383,7 @@ class HandoverModel(mesa.Model):
         pop.ep[r, a] = Episode.IN_SERVICE
         pop.ep_provider[r, a] = p.index
         pop.ep_referral[r, a] = p.by_referral[a]
+        pop.ep_external[r, a] = p.external
         pop.ep_duration[r, a] = lo + np.floor(_at(pop.ep_u_duration, r, a) * (hi - lo + 1)).astype(np.int16)
         first = _at(pop.ep_first_served, r, a)
         pop.ep_first_served[r, a] = np.where(first < 0, t, first)

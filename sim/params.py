@@ -185,8 +185,65 @@ class ModelSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ArrivalSeries:
+    """Observed monthly arrivals from a country's data file (read by `experiments`).
+
+    Attributes:
+        source: the file it came from (for messages and manifests).
+        start: calendar month (YYYY-MM) of model month 0.
+        persons: persons arriving per month (rows) and modality (columns, `MODALITIES`
+            order). After the last month, each month gets the mean of the last 12.
+        region_shares: optional share of each month's arrivals by region (profile order).
+    """
+
+    source: str = param(doc="data file the series was read from", unit="path", source="data")
+    start: str = param(doc="calendar month (YYYY-MM) of model month 0", unit="month", source="data")
+    persons: list[list[float]] = param(
+        doc="persons arriving per model month and modality (MODALITIES order)",
+        unit="persons/month", source="data: the country's arrivals file")
+    region_shares: list[list[float]] | None = param(
+        None, doc="share of each month's arrivals by region (profile order)", unit=SHARE,
+        source="data: the country's arrivals file")
+
+    def check(self, path: str, n_regions: int) -> None:
+        """Validate shapes and that counts are non-negative."""
+        if not isinstance(self.persons, list) or not self.persons:
+            fail(f"{path}.persons", "must be a non-empty list of months")
+        for t, row in enumerate(self.persons):
+            if not isinstance(row, list) or len(row) != len(MODALITIES):
+                fail(f"{path}.persons.{t}", f"must list persons for {', '.join(MODALITIES)}")
+            for m, v in zip(MODALITIES, row):
+                check_range(f"{path}.persons.{t}.{m}", v, 0.0)
+        if self.region_shares is not None:
+            if len(self.region_shares) != len(self.persons):
+                fail(f"{path}.region_shares", "must have one row per month of persons")
+            for t, row in enumerate(self.region_shares):
+                if not isinstance(row, list) or len(row) != n_regions:
+                    fail(f"{path}.region_shares.{t}", f"must give {n_regions} region shares")
+                for r, v in enumerate(row):
+                    check_range(f"{path}.region_shares.{t}.{r}", v, 0.0, 1.0)
+
+    def month(self, t: int) -> tuple[list[float], list[float] | None]:
+        """Persons by modality and region shares of model month `t` (past the data: the
+        mean of the last 12 months)."""
+        if t < len(self.persons):
+            return self.persons[t], (self.region_shares[t] if self.region_shares else None)
+        tail = self.persons[-12:]
+        persons = [sum(col) / len(tail) for col in zip(*tail)]
+        shares = None
+        if self.region_shares:
+            last = self.region_shares[-12:]
+            shares = [sum(col) / len(last) for col in zip(*last)]
+        return persons, shares
+
+    def total_persons(self, months: int) -> float:
+        """Expected persons arriving over the first `months` model months."""
+        return sum(sum(self.month(t)[0]) for t in range(months))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Arrivals:
-    """Monthly returns and their composition."""
+    """Monthly returns and their composition (constant mean, or a data series)."""
 
     monthly_mean: float = param(doc="mean returns per month, all modalities (Poisson)",
                                 unit="persons/month", bounds=(0.0, None), plausible=(100, 10_000),
@@ -197,12 +254,18 @@ class Arrivals:
     vulnerable_share: dict[str, float] = param(
         doc="share of each modality's returnees with a vulnerability", unit=SHARE,
         bounds=(0.0, 1.0), plausible=(0.1, 0.4))
+    series: ArrivalSeries | None = param(
+        None, doc="monthly arrivals from the country's data file (replaces monthly_mean and "
+        "modality_shares while it lasts; set by `data.arrivals`)", unit="persons/month",
+        source="data: the country's arrivals file")
 
-    def check(self, path: str) -> None:
+    def check(self, path: str, n_regions: int = 1) -> None:
         """Validate ranges and that shares sum to one."""
         check_range(f"{path}.monthly_mean", self.monthly_mean, 0.0, unit="persons/month")
         _check_unit_dict(f"{path}.modality_shares", self.modality_shares, MODALITIES, total=1.0)
         _check_unit_dict(f"{path}.vulnerable_share", self.vulnerable_share, MODALITIES)
+        if self.series is not None:
+            self.series.check(f"{path}.series", n_regions)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -505,12 +568,21 @@ class FunderSpec:
     shares: dict[str, float] = param(
         {}, doc="treasury: share of the national allocation per treasury-funded provider",
         unit=SHARE, bounds=(0.0, 1.0))
+    budget_series: list[float] | None = param(
+        None, doc="donor: budget by model month from the country's budgets file (replaces the "
+        "planned budget and cycles while it lasts; set by `data.budgets`)", unit=USD_MONTH,
+        source="data: the country's budgets file")
 
     def check(self, path: str) -> None:
         """Validate vocabularies and ranges."""
         if self.kind not in FUNDER_KINDS:
             fail(f"{path}.kind", f"unknown kind '{self.kind}'; allowed: {', '.join(FUNDER_KINDS)}")
         check_fields(self, path)
+        if self.budget_series is not None:
+            if self.kind != "donor":
+                fail(f"{path}.budget_series", "only donors take a budget series")
+            for t, v in enumerate(self.budget_series):
+                check_range(f"{path}.budget_series.{t}", v, 0.0, unit=USD_MONTH)
         if self.kind == "treasury" and self.shares:
             if abs(sum(self.shares.values()) - 1.0) > 1e-6:
                 fail(f"{path}.shares", f"shares must sum to 1, got {sum(self.shares.values()):.6g}")
@@ -607,7 +679,7 @@ class Country:
 
     def check(self, path: str) -> None:
         """Validate every part and the references between them."""
-        self.arrivals.check(f"{path}.arrivals")
+        self.arrivals.check(f"{path}.arrivals", len(self.regions))
         self.needs.check(f"{path}.needs")
         self.returnees.check(f"{path}.returnees")
         self.system.check(f"{path}.system")

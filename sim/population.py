@@ -45,6 +45,7 @@ _COLUMNS = {
     "ep_interrupted": (np.int32, True, -1),
     "ep_transfer": (np.bool_, True, False),
     "ep_referral": (np.bool_, True, False),
+    "ep_external": (np.bool_, True, False),  # last served by an external programme
 }
 
 
@@ -91,8 +92,8 @@ class Population:
 
 
 def draw_arrivals(country: Country, month: int, n: int, rng_arrivals: np.random.Generator,
-                  rng_needs: np.random.Generator, modality_mix: np.ndarray | None = None
-                  ) -> dict[str, np.ndarray]:
+                  rng_needs: np.random.Generator, modality_mix: np.ndarray | None = None,
+                  region_mix: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Draw the attributes of `n` arriving returnee agents.
 
     Who arrives (region, modality, profile) comes from the arrivals stream; what they need
@@ -106,13 +107,16 @@ def draw_arrivals(country: Country, month: int, n: int, rng_arrivals: np.random.
         n: number of agents.
         rng_arrivals: the arrivals stream.
         rng_needs: the needs stream.
-        modality_mix: optional modality shares overriding the profile's (return surges).
+        modality_mix: optional modality shares overriding the profile's (return surges,
+            arrivals data).
+        region_mix: optional region shares overriding the profile's (arrivals data).
 
     Returns:
         Column name -> array of length n, ready for `Population.add`.
     """
     arr = country.arrivals
-    region_p = np.array([r.share for r in country.regions])
+    region_p = (np.asarray(region_mix, dtype=float) if region_mix is not None
+                else np.array([r.share for r in country.regions]))
     mod_p = (np.asarray(modality_mix, dtype=float) if modality_mix is not None
              else np.array([arr.modality_shares[m] for m in MODALITIES]))
     vuln_p = np.array([arr.vulnerable_share[m] for m in MODALITIES])

@@ -1,0 +1,1 @@
+"""Targets from the source, `handover validate` and `handover calibrate` (docs/calibration.md)."""
