@@ -19,6 +19,8 @@ COMMANDS = {
     "sweep": ("experiments.sweep.driver", "grid of parameter settings x scenarios x replications"),
     "sensitivity": ("experiments.sensitivity.driver", "Morris / Sobol global sensitivity (SALib)"),
     "stress": ("experiments.stress.driver", "robustness of exit strategies across futures"),
+    "calibrate": ("experiments.calibrate.driver", "fit declared factors to the targets (ABC-SMC)"),
+    "validate": ("experiments.calibrate.validate", "the model against the profile's targets (source)"),
 }
 
 

@@ -21,6 +21,8 @@ accepts) or one modality:
 - `assisted_per_year`: persons of the group ever assisted by an external programme, per
   year of the intake window (the whole run without `intake_months`);
 - `assisted_share`: those persons over all arrivals of the group;
+- `assisted_share_of_returns`: those persons over all arrivals (every modality), e.g. the
+  AVRR-assisted share of all return movements;
 - `cost_per_assisted`: donor spend over persons ever assisted by an external programme
   (USD per person, whole run);
 - `assist_months`: mean length (months) of completed external need episodes.
@@ -37,7 +39,7 @@ from sim.domain import MODALITIES, Episode
 KINDS = ("outcome", "series", "cohort")
 SERIES_HOW = ("mean", "annual_mean")
 COHORT_MEASURES = ("started", "completed", "assisted_per_year", "assisted_share",
-                   "cost_per_assisted", "assist_months")
+                   "assisted_share_of_returns", "cost_per_assisted", "assist_months")
 GROUPS = ("all", "programme", *MODALITIES)
 
 
@@ -102,6 +104,9 @@ def _cohort(stat: dict[str, Any], model: Any) -> float:
             return float((group & assisted).sum() * k / window * 12) if window else np.nan
         if measure == "assisted_share":
             return float((group & assisted).sum() / group.sum()) if group.any() else np.nan
+        if measure == "assisted_share_of_returns":
+            everyone = arrival >= horizon - intake if intake is not None else np.ones(len(arrival), bool)
+            return float((group & assisted).sum() / everyone.sum()) if everyone.any() else np.nan
         if measure == "cost_per_assisted":
             donor = float(np.sum([r["donor_spend"] for r in model.records]))
             persons = float(assisted.sum() * k)

@@ -100,7 +100,7 @@ def load_targets(name_or_path: str | Path) -> TargetSet:
     if not (text.endswith((".yaml", ".yml")) and path.is_file()):
         path = TARGET_DIR / f"{text}.yaml"
     if not path.is_file():
-        raise ConfigError(f"targets: no targets for '{text}'; allowed: {', '.join(target_options())}"
+        raise ConfigError(f"target_file: no targets for '{text}'; allowed: {', '.join(target_options())}"
                           " (or a path to a targets YAML file)")
     try:
         data = yaml.safe_load(path.read_text())

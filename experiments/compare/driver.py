@@ -158,6 +158,10 @@ def run_comparison(
     overrides = list(overrides)
     cfg, settings = load_settings("compare", overrides)
     jobs = build_jobs(overrides, settings, cfg["seed"])
+    from experiments.calibrate.posterior import apply_posterior, uncertainty_note
+
+    posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], settings["replications"])
+    settings["uncertainty"] = uncertainty_note(posterior)
     executor_cfg = cfg.get("executor")
     out = resolve_output_dir(cfg, "compare")
     for spec in jobs:
@@ -328,7 +332,8 @@ def build_report(
         f"least {settings.gap_threshold_months:g} gap months, i.e. months where rolling "
         "coverage fell more than the tolerated fraction below its pre-handover baseline). "
         "A paired difference whose interval excludes 0 is a difference the replications "
-        "support; the unpaired interval is shown for contrast only.\n\n"
+        "support; the unpaired interval is shown for contrast only. "
+        f"{settings.get('uncertainty', '')}\n\n"
         "Ranking: highest mean coverage first; ties broken by lower gap risk, then fewer "
         f"dropped cases. Rank 1 here: {best['scenario']}. The model is illustrative and "
         "not calibrated: read differences between scenarios, not absolute levels.",

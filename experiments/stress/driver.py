@@ -350,9 +350,11 @@ def write_summary(
     result: StressResult,
     seeds: Sequence[int],
     study: Mapping[str, Any] | None = None,
+    uncertainty: str = "",
 ) -> Path:
     """Write summary.json: what the report needs besides the tables (settings, reason...)."""
     summary = {
+        "uncertainty": uncertainty,
         "overrides": list(overrides),
         "scenarios": settings.scenarios,
         "futures": settings.futures,
@@ -430,6 +432,10 @@ def run_stress(
     seeds = replication_seeds(cfg["seed"], settings.replications)
     jobs = build_jobs(run_configs, space, futures, seeds, (out / "timeseries").resolve(),
                       settings.timeseries_replications)
+    from experiments.calibrate.posterior import apply_posterior, uncertainty_note
+
+    posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], settings.replications,
+                                avoid=space.names)
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(futures, out / "futures.csv")
     runs = run_study(jobs, job_fn, out, executor_cfg, label="stress", progress=progress)
@@ -442,7 +448,8 @@ def run_stress(
     series = collect_series(jobs, ("scenario", "future", "replication"))
     if not series.empty:
         write_parquet_atomic(series, out / "timeseries.parquet")
-    write_summary(out, cfg, overrides, settings, space, result, seeds, runs.attrs.get("study"))
+    write_summary(out, cfg, overrides, settings, space, result, seeds, runs.attrs.get("study"),
+                  uncertainty_note(posterior))
     from experiments.stress.plots import build_report
 
     build_report(out)

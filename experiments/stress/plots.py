@@ -249,7 +249,8 @@ def build_report(out: Path | str) -> Path:
         f"(Latin hypercube over the space '{summary['space']['name']}') with "
         f"{summary['replications']} replication(s) per future; replication r uses the same "
         f"seed in every strategy and future (common random numbers). Thresholds: "
-        f"{summary['thresholds_text']}. Criterion: {summary['criterion']}.",
+        f"{summary['thresholds_text']}. Criterion: {summary['criterion']}. "
+        f"{summary.get('uncertainty', '')}",
     )
     cols = ["scenario", "futures", "coverage_mean", "coverage_worst", "coverage_p05",
             "coverage_regret_max", f"{gap_metric}_mean", f"{gap_metric}_worst",

@@ -349,6 +349,10 @@ def run_sweep(
     plan = make_plan(settings)
     executor = cfg.get("executor")
     jobs = build_jobs(overrides, plan)
+    from experiments.calibrate.posterior import apply_posterior, uncertainty_note
+
+    posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], len(plan["seeds"]),
+                                avoid=plan["params"])
     fn = job_fn or _default_job_fn()
     out = resolve_output_dir(cfg, "sweep")
 
@@ -366,6 +370,7 @@ def run_sweep(
         "replications": plan["replications"],
         "study": runs.attrs.get("study", {}),
         "figures": [str(p.relative_to(out)) for p in figures],
+        "uncertainty": uncertainty_note(posterior),
     })
     atomic_write_text(
         out / "manifest.json", json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"

@@ -1,0 +1,116 @@
+"""Posterior ensembles in studies, and the validate command end to end (small runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from experiments.cli import main as cli
+from experiments.compare.driver import run_comparison
+from experiments.config import ConfigError, get_dotted
+
+FACTOR = "country.returnees.trust_ext"
+VALUES = [0.3, 0.5, 0.7]
+
+
+def echo_job(spec: dict) -> dict:
+    """Stand-in simulation: reports the parameter value its config carries."""
+    value = float(get_dotted(spec["config"], FACTOR))
+    return {"coverage": value, "dropped_cases": 0.0, "national_spend": value * 10}
+
+
+def make_posterior(folder: Path, weights=(0.2, 0.3, 0.5)) -> Path:
+    folder.mkdir(parents=True)
+    pd.DataFrame({FACTOR: VALUES, "weight": list(weights)}).to_csv(folder / "posterior.csv", index=False)
+    (folder / "space.yaml").write_text(yaml.safe_dump(
+        {"factors": [{"name": FACTOR, "dist": "unif", "bounds": [0.1, 0.9]}]}))
+    return folder
+
+
+def test_compare_draws_one_parameter_set_per_replication_common_to_scenarios(tmp_path):
+    post = make_posterior(tmp_path / "post")
+    out = tmp_path / "cmp"
+    args = ["scenarios=[status_quo,abrupt_exit]", "replications=12", f"posterior={post}",
+            f"output_dir={out}", "model.horizon_months=12"]
+    run_comparison(args, job_fn=echo_job)
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert "parameter_set" in runs
+    wide = runs.pivot(index="replication", columns="scenario", values="coverage")
+    assert (wide["status_quo"] == wide["abrupt_exit"]).all()  # same set in every scenario
+    sets = runs.groupby("replication")["parameter_set"].first()
+    assert set(sets) <= {0, 1, 2} and len(set(sets)) > 1
+    assert (runs["coverage"] == [VALUES[i] for i in runs["parameter_set"]]).all()
+    assert "parameter uncertainty" in (out / "report.html").read_text()
+    # same seed, same draws
+    out2 = tmp_path / "cmp2"
+    run_comparison([*args[:-2], f"output_dir={out2}", "model.horizon_months=12"], job_fn=echo_job)
+    assert pd.read_parquet(out2 / "runs.parquet")["parameter_set"].tolist() == runs["parameter_set"].tolist()
+
+
+def test_without_posterior_the_report_says_stochastic_only(tmp_path):
+    out = tmp_path / "cmp"
+    run_comparison(["scenarios=[status_quo,abrupt_exit]", "replications=2", f"output_dir={out}"],
+                   job_fn=echo_job)
+    assert "stochastic variation between replications only" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("missing", "not found"),
+    ("column", "missing column 'weight'"),
+    ("negative", "weights >= 0"),
+])
+def test_bad_posterior_refused_before_writing(tmp_path, breakage, message):
+    post = make_posterior(tmp_path / "post")
+    if breakage == "missing":
+        (post / "space.yaml").unlink()
+    elif breakage == "column":
+        pd.DataFrame({FACTOR: VALUES}).to_csv(post / "posterior.csv", index=False)
+    else:
+        pd.DataFrame({FACTOR: VALUES, "weight": [1, -1, 1]}).to_csv(post / "posterior.csv", index=False)
+    out = tmp_path / "cmp"
+    with pytest.raises(ConfigError, match=message):
+        run_comparison(["scenarios=[status_quo,abrupt_exit]", "replications=2", f"posterior={post}",
+                        f"output_dir={out}"], job_fn=echo_job)
+    assert not out.exists()
+
+
+def small_targets(tmp_path: Path, value: float) -> Path:
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump({"targets": [
+        {"name": "returns_per_year", "value": value, "tolerance": {"rel": 0.1},
+         "statistic": {"kind": "series", "column": "arrivals", "how": "annual_mean"},
+         "source": "source, note 25"},
+        {"name": "assistance_months", "value": 9, "tolerance": {"interval": [6, 12]},
+         "statistic": {"kind": "cohort", "measure": "assist_months"}, "source": "source", "fit": False},
+    ]}))
+    return path
+
+
+@pytest.mark.parametrize("value, strict, code", [(5800, True, 0), (20000, False, 0), (20000, True, 1)])
+def test_validate_writes_table_and_exits_by_strictness(tmp_path, capsys, value, strict, code):
+    out = tmp_path / "val"
+    args = ["validate", "country=tunisia_like", f"target_file={small_targets(tmp_path, value)}",
+            "replications=2", "model.horizon_months=14", "model.handover_start=6",
+            "model.warmup_months=2", "model.scale=20", f"strict={str(strict).lower()}",
+            f"output_dir={out}"]
+    assert cli(args) == code
+    table = pd.read_csv(out / "validation.csv")
+    assert list(table["target"]) == ["returns_per_year", "assistance_months"]
+    assert table.loc[0, "within_tolerance"] == ("yes" if value == 5800 else "no")
+    assert (out / "validation.png").exists() and (out / "manifest.json").exists()
+    assert "returns_per_year" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("override, message", [
+    ("target_file=nowhere", "target_file: no targets for 'nowhere'"),
+    ("replications=1", "replications: must be an integer >= 2"),
+    ("strict=maybe", "strict: must be true or false"),
+])
+def test_validate_bad_input_exit_2_no_output(tmp_path, capsys, override, message):
+    out = tmp_path / "val"
+    assert cli(["validate", override, f"output_dir={out}"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
