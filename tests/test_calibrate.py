@@ -121,3 +121,35 @@ def test_cohort_statistics_on_a_tiny_world():
     assert started > 0.9
     assert per_year == pytest.approx(pop.view("ever_external").sum())  # 12 months, scale 1
     assert 2 <= months <= 4  # the provider's assist_months
+
+
+@pytest.mark.slow
+def test_abc_recovers_known_parameters_full_profile(tmp_path):
+    """Full-size known answer: tunisia_like (1:5, 48 months), targets made at known values."""
+    from experiments.config import compose, run_config
+
+    truth = {"country.arrivals.monthly_mean": 470.0, "country.returnees.trust_ext": 0.6}
+    overrides = ["country=tunisia_like", "scenario=status_quo", "model.horizon_months=48",
+                 "model.scale=5", *[f"{k}={v}" for k, v in truth.items()]]
+    config = run_config(compose("config", overrides))
+    stats = {"returns_per_year": {"kind": "series", "column": "arrivals", "how": "annual_mean"},
+             "programme_started": {"kind": "cohort", "measure": "started", "group": "programme",
+                                   "intake_months": 24}}
+    values = {k: [] for k in stats}
+    for seed in range(500, 510):
+        out = target_job({"config": with_statistics(config, stats), "seed": seed})
+        for k in stats:
+            values[k].append(out[k])
+    targets = parse_targets({"targets": [
+        {"name": k, "statistic": s, "value": float(np.mean(values[k])),
+         "tolerance": {"abs": float(2 * np.std(values[k], ddof=1))}, "source": "assumption"}
+        for k, s in stats.items()]}, "known", "tunisia_like")
+    space = parse_space({"factors": [
+        {"name": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [300, 700]},
+        {"name": "country.returnees.trust_ext", "dist": "unif", "bounds": [0.2, 0.95]}]})
+    posterior, _ = run_abc(config, space, targets, Settings(particles=30, generations=3, oversample=2,
+                                                            seed=11), tmp_path, None, progress=False)
+    w = posterior["weight"].to_numpy()
+    for name, true in truth.items():
+        lo, hi = weighted_interval(posterior[name].to_numpy(), w, 0.9)
+        assert lo <= true <= hi, (name, lo, hi)

@@ -77,6 +77,10 @@ def test_bad_posterior_refused_before_writing(tmp_path, breakage, message):
     assert not out.exists()
 
 
+#: A very short tunisia_like run (seconds).
+SHORT = ["model.horizon_months=14", "model.handover_start=6", "model.warmup_months=2"]
+
+
 def small_targets(tmp_path: Path, value: float) -> Path:
     path = tmp_path / "targets.yaml"
     path.write_text(yaml.safe_dump({"targets": [
@@ -93,8 +97,7 @@ def small_targets(tmp_path: Path, value: float) -> Path:
 def test_validate_writes_table_and_exits_by_strictness(tmp_path, capsys, value, strict, code):
     out = tmp_path / "val"
     args = ["validate", "country=tunisia_like", f"target_file={small_targets(tmp_path, value)}",
-            "replications=2", "model.horizon_months=14", "model.handover_start=6",
-            "model.warmup_months=2", "model.scale=20", f"strict={str(strict).lower()}",
+            "replications=2", *SHORT, "model.scale=20", f"strict={str(strict).lower()}",
             f"output_dir={out}"]
     assert cli(args) == code
     table = pd.read_csv(out / "validation.csv")
@@ -104,13 +107,55 @@ def test_validate_writes_table_and_exits_by_strictness(tmp_path, capsys, value, 
     assert "returns_per_year" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("override, message", [
-    ("target_file=nowhere", "target_file: no targets for 'nowhere'"),
-    ("replications=1", "replications: must be an integer >= 2"),
-    ("strict=maybe", "strict: must be true or false"),
+@pytest.mark.parametrize("command, override, message", [
+    ("validate", "target_file=nowhere", "target_file: no targets for 'nowhere'"),
+    ("validate", "replications=1", "replications: must be an integer >= 2"),
+    ("validate", "strict=maybe", "strict: must be true or false"),
+    ("calibrate", "space=nowhere", "space: no factors to calibrate for 'nowhere'"),
+    ("calibrate", "particles=1", "particles: must be an integer >= 2"),
+    ("calibrate", "name=bad/name", "name: letters, digits and _ only"),
 ])
-def test_validate_bad_input_exit_2_no_output(tmp_path, capsys, override, message):
-    out = tmp_path / "val"
-    assert cli(["validate", override, f"output_dir={out}"]) == 2
+def test_bad_input_exit_2_no_output(tmp_path, capsys, command, override, message):
+    out = tmp_path / "out"
+    assert cli([command, override, f"output_dir={out}"]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_calibrate_end_to_end_writes_posterior_and_a_profile_usable_by_name(tmp_path, capsys):
+    """A very small calibration through the CLI; the installed profile runs by name."""
+    from experiments.config import CONFIG_DIR
+
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"factors": [
+        {"name": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [300, 700]}]}))
+    out = tmp_path / "cal"
+    name = "zz_test_calibrated"
+    installed = [CONFIG_DIR / "country" / f"{name}.yaml", CONFIG_DIR / "targets" / f"{name}.yaml"]
+    try:
+        code = cli(["calibrate", "country=tunisia_like", f"target_file={small_targets(tmp_path, 5800)}",
+                    f"space={space}", "particles=3", "generations=2", "oversample=2", *SHORT,
+                    "model.scale=50", f"name={name}", f"output_dir={out}"])
+        assert code == 0
+        for f in ("posterior.csv", "space.yaml", "candidates.csv", "fit.csv", "posterior_summary.csv",
+                  "fit.png", "posterior.png", "manifest.json", f"country/{name}.yaml"):
+            assert (out / f).exists(), f
+        posterior = pd.read_csv(out / "posterior.csv")
+        assert len(posterior) == 3 and abs(posterior["weight"].sum() - 1) < 1e-9
+        summary = pd.read_csv(out / "posterior_summary.csv")
+        mean = float(summary.loc[0, "posterior_mean"])
+        profile = yaml.safe_load(installed[0].read_text())
+        assert profile["name"] == name and profile["arrivals"]["monthly_mean"] == pytest.approx(mean)
+        run_out = tmp_path / "run"
+        assert cli(["run", f"country={name}", "model.horizon_months=6", "model.handover_start=3",
+                    "model.warmup_months=1", "model.scale=50", f"output_dir={run_out}"]) == 0
+        # the posterior folder feeds validate (one parameter set per replication)
+        val = tmp_path / "val"
+        assert cli(["validate", "country=tunisia_like", f"target_file={small_targets(tmp_path, 5800)}",
+                    f"posterior={out}", "replications=2", *SHORT, "model.scale=50",
+                    f"output_dir={val}"]) == 0
+        assert "parameter_set" in pd.read_parquet(val / "runs.parquet")
+    finally:
+        for path in installed:
+            path.unlink(missing_ok=True)
+

@@ -34,8 +34,15 @@ import yaml
 
 from experiments.calibrate.abc import Settings, prior_rv, run_abc, weighted_interval
 from experiments.calibrate.targets import TARGET_DIR, TargetSet
-from experiments.calibrate.validate import plot_validation, prepare
-from experiments.config import CONFIG_DIR, ConfigError, require_fraction, require_int, set_dotted
+from experiments.calibrate.validate import optional_text, plot_validation, prepare, require_flag
+from experiments.config import (
+    CONFIG_DIR,
+    ConfigError,
+    get_dotted,
+    require_fraction,
+    require_int,
+    set_dotted,
+)
 from experiments.space import Space, check_paths, load_space
 from experiments.study.atomic import write_csv_atomic
 from experiments.study.outputs import manifest, resolve_output_dir, write_json
@@ -49,15 +56,11 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     Raises:
         ConfigError: naming the field and what is allowed.
     """
-    name = cfg.get("name")
-    if name is not None and (not isinstance(name, str) or not name.replace("_", "").isalnum()):
+    name = optional_text(cfg, "name", "letters, digits and _ only")
+    if name is not None and not name.replace("_", "").isalnum():
         raise ConfigError(f"name: letters, digits and _ only, got {name!r}")
-    install = cfg.get("install", True)
-    if not isinstance(install, bool):
-        raise ConfigError(f"install: must be true or false, got {install!r}")
-    space = cfg.get("space")
-    if space is not None and not isinstance(space, str):
-        raise ConfigError(f"space: a path to a factors YAML file, got {space!r}")
+    install = require_flag(cfg, "install", True)
+    space = optional_text(cfg, "space", "a path to a factors YAML file")
     return {
         "particles": require_int(cfg, "particles", 2), "generations": require_int(cfg, "generations", 1),
         "oversample": require_int(cfg, "oversample", 1), "replications": require_int(cfg, "replications", 1),
@@ -139,11 +142,7 @@ def calibrated_profile(country: dict[str, Any], space: Space, summary: pd.DataFr
     """The composed country profile with the posterior means written at the factor paths."""
     root = {"country": {**country, "name": name}}
     for f, mean in zip(space.factors, summary["posterior_mean"]):
-        base = None
-        from experiments.config import get_dotted
-
-        if f.apply == "scale":
-            base = get_dotted(root, f.name)
+        base = get_dotted(root, f.name) if f.apply == "scale" else None
         root = set_dotted(root, f.name, f.value(mean, base))
     return root["country"]
 

@@ -77,29 +77,6 @@ def load_posterior(folder: str | Path, config: dict[str, Any] | None = None) -> 
     return Posterior(str(root), space, values, weights / weights.sum())
 
 
-def configs_for_replications(config: dict[str, Any], posterior: Posterior | None,
-                             seeds: Sequence[int], seed: int) -> list[dict[str, Any]]:
-    """The run configuration of each replication: `config` itself, or with set r applied.
-
-    Args:
-        config: the base run configuration.
-        posterior: parameter sets, or None (every replication uses `config`).
-        seeds: the replications' seeds (only their number is used).
-        seed: the study's base seed (chooses the parameter sets).
-    """
-    if posterior is None:
-        return [config] * len(seeds)
-    picks = posterior.draw(len(seeds), seed)
-    return [apply_row(config, posterior.space, posterior.values[i]) for i in picks]
-
-
-def posterior_tags(posterior: Posterior | None, replications: int, seed: int) -> list[int | None]:
-    """The parameter-set index of each replication (None without a posterior), for tables."""
-    if posterior is None:
-        return [None] * replications
-    return [int(i) for i in posterior.draw(replications, seed)]
-
-
 def apply_posterior(jobs: list[dict[str, Any]], folder: str | None, seed: int,
                     replications: int, avoid: Sequence[str] = ()) -> Posterior | None:
     """Give replication r of every job the same posterior parameter set (in place).

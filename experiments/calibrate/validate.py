@@ -36,22 +36,41 @@ from experiments.study.outputs import manifest, resolve_output_dir, write_json
 from experiments.study.runner import replication_seeds, run_study, study_failed
 
 
+def require_flag(cfg: dict[str, Any], key: str, default: bool) -> bool:
+    """A true/false setting.
+
+    Raises:
+        ConfigError: "<key>: must be true or false, got <value>".
+    """
+    value = cfg.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: must be true or false, got {value!r}")
+    return value
+
+
+def optional_text(cfg: dict[str, Any], key: str, what: str) -> str | None:
+    """A setting that is null or a string (a name or a path).
+
+    Raises:
+        ConfigError: "<key>: <what>, got <value>".
+    """
+    value = cfg.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{key}: {what}, got {value!r}")
+    return value
+
+
 def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     """Validate the validate-specific keys of a composed config.
 
     Raises:
         ConfigError: naming the field and what is allowed.
     """
-    strict = cfg.get("strict", False)
-    if not isinstance(strict, bool):
-        raise ConfigError(f"strict: must be true or false, got {strict!r}")
-    posterior = cfg.get("posterior")
-    if posterior is not None and not isinstance(posterior, str):
-        raise ConfigError(f"posterior: a folder written by handover calibrate, got {posterior!r}")
     require_seed(cfg)
-    return {"replications": require_int(cfg, "replications", 2), "strict": strict,
+    return {"replications": require_int(cfg, "replications", 2),
+            "strict": require_flag(cfg, "strict", False),
             "level": float(require_fraction(cfg, "level", default=0.9)),
-            "posterior": posterior}
+            "posterior": optional_text(cfg, "posterior", "a folder written by handover calibrate")}
 
 
 def prepare(overrides: Sequence[str], config_name: str = "validate"
@@ -69,9 +88,7 @@ def prepare(overrides: Sequence[str], config_name: str = "validate"
 
     overrides = list(overrides)
     cfg = compose(config_name, overrides)
-    name = cfg.get("target_file")
-    if name is not None and not isinstance(name, str):
-        raise ConfigError(f"target_file: a profile name or a path to a targets file, got {name!r}")
+    name = optional_text(cfg, "target_file", "a profile name or a path to a targets file")
     targets = load_targets(name or cfg["country"]["name"])
     cfg = compose(config_name, [f"scenario={targets.scenario}", *targets.overrides, *overrides])
     config = run_config(cfg)
@@ -149,30 +166,27 @@ def plot_validation(table: pd.DataFrame, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def build_jobs(config: dict[str, Any], targets: TargetSet, seed: int, replications: int,
-               posterior: Any = None) -> list[dict[str, Any]]:
-    """One job per replication; with a posterior, replication r uses parameter set r."""
-    from experiments.calibrate.posterior import configs_for_replications
-
-    seeds = replication_seeds(seed, replications)
-    configs = configs_for_replications(config, posterior, seeds, seed)
-    return [{"config": with_statistics(c, targets.statistics), "seed": s, "replication": r}
-            for r, (c, s) in enumerate(zip(configs, seeds))]
+def build_jobs(config: dict[str, Any], targets: TargetSet, seed: int, replications: int
+               ) -> list[dict[str, Any]]:
+    """One job per replication, each computing every target's statistic."""
+    cfg = with_statistics(config, targets.statistics)
+    return [{"config": cfg, "seed": s, "replication": r}
+            for r, s in enumerate(replication_seeds(seed, replications))]
 
 
 def main(overrides: list[str]) -> int:
     """Entry point of `handover validate`; returns the exit status."""
-    from experiments.calibrate.posterior import load_posterior
+    from experiments.calibrate.posterior import apply_posterior
     from experiments.study.executors import parse_executor
 
     cfg, targets, config = prepare(overrides)
     settings = parse_settings(cfg)
-    posterior = load_posterior(settings["posterior"], config) if settings["posterior"] else None
     parse_executor(cfg.get("executor"))
     out = resolve_output_dir(cfg, "validate")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output_dir: '{out}' is a file, not a folder")
-    jobs = build_jobs(config, targets, cfg["seed"], settings["replications"], posterior)
+    jobs = build_jobs(config, targets, cfg["seed"], settings["replications"])
+    posterior = apply_posterior(jobs, settings["posterior"], cfg["seed"], settings["replications"])
     print(f"handover validate: country={config['country']['name']} scenario={config['scenario']['name']} "
           f"targets={targets.source} R={settings['replications']}"
           + (f" posterior={settings['posterior']}" if posterior is not None else ""))
