@@ -127,7 +127,7 @@ def plot_posterior(space: Space, candidates: pd.DataFrame, summary: pd.DataFrame
         lo, hi = rv.ppf(0.001), rv.ppf(0.999)
         x = np.linspace(lo, hi, 200)
         ax.plot(x, rv.pdf(x), color="grey", label="prior")
-        ax.hist(last[f.name], weights=last["weight"], bins=15, density=True, alpha=0.6,
+        ax.hist(last[f.name], weights=last["weight"], bins=np.linspace(lo, hi, 30), density=True, alpha=0.6,
                 color="tab:blue", label="posterior")
         ax.axvspan(row.posterior_low, row.posterior_high, color="tab:blue", alpha=0.1)
         ax.set_title(f.name.split(".", 1)[-1], fontsize=9)
