@@ -51,8 +51,8 @@ def test_abc_recovers_known_parameters(tmp_path):
     config = tiny_config()
     targets = parse_targets(known_targets(config), "known", "tiny")
     space = parse_space({"factors": [
-        {"name": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [10, 100]},
-        {"name": "country.returnees.help_seeking", "dist": "unif", "bounds": [0.05, 0.95]},
+        {"path": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [10, 100]},
+        {"path": "country.returnees.help_seeking", "dist": "unif", "bounds": [0.05, 0.95]},
     ]})
     posterior, candidates = run_abc(config, space, targets, Settings(particles=30, generations=3,
                                                                       oversample=2, seed=5),
@@ -75,7 +75,7 @@ def test_abc_is_reproducible_and_resumes(tmp_path):
     config = tiny_config()
     targets = parse_targets(known_targets(config, reps=4), "known", "tiny")
     space = parse_space({"factors": [
-        {"name": "country.returnees.help_seeking", "dist": "unif", "bounds": [0.05, 0.95]}]})
+        {"path": "country.returnees.help_seeking", "dist": "unif", "bounds": [0.05, 0.95]}]})
     settings = Settings(particles=4, generations=2, oversample=2, seed=3)
     a, _ = run_abc(config, space, targets, settings, tmp_path / "a", None, progress=False)
     b, _ = run_abc(config, space, targets, settings, tmp_path / "a", None, progress=False)  # resumed
@@ -145,8 +145,8 @@ def test_abc_recovers_known_parameters_full_profile(tmp_path):
          "tolerance": {"abs": float(2 * np.std(values[k], ddof=1))}, "source": "assumption"}
         for k, s in stats.items()]}, "known", "tunisia_like")
     space = parse_space({"factors": [
-        {"name": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [300, 700]},
-        {"name": "country.returnees.trust_ext", "dist": "unif", "bounds": [0.2, 0.95]}]})
+        {"path": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [300, 700]},
+        {"path": "country.returnees.trust_ext", "dist": "unif", "bounds": [0.2, 0.95]}]})
     posterior, _ = run_abc(config, space, targets, Settings(particles=30, generations=3, oversample=2,
                                                             seed=11), tmp_path, None, progress=False)
     w = posterior["weight"].to_numpy()

@@ -26,7 +26,7 @@ def make_posterior(folder: Path, weights=(0.2, 0.3, 0.5)) -> Path:
     folder.mkdir(parents=True)
     pd.DataFrame({FACTOR: VALUES, "weight": list(weights)}).to_csv(folder / "posterior.csv", index=False)
     (folder / "space.yaml").write_text(yaml.safe_dump(
-        {"factors": [{"name": FACTOR, "dist": "unif", "bounds": [0.1, 0.9]}]}))
+        {"factors": [{"path": FACTOR, "dist": "unif", "bounds": [0.1, 0.9]}]}))
     return folder
 
 
@@ -111,7 +111,7 @@ def test_validate_writes_table_and_exits_by_strictness(tmp_path, capsys, value, 
     ("validate", "target_file=nowhere", "target_file: no targets for 'nowhere'"),
     ("validate", "replications=1", "replications: must be an integer >= 2"),
     ("validate", "strict=maybe", "strict: must be true or false"),
-    ("calibrate", "space=nowhere", "space: no factors to calibrate for 'nowhere'"),
+    ("calibrate", "space=nowhere", "space: unknown space 'nowhere'"),
     ("calibrate", "particles=1", "particles: must be an integer >= 2"),
     ("calibrate", "name=bad/name", "name: letters, digits and _ only"),
 ])
@@ -128,7 +128,7 @@ def test_calibrate_end_to_end_writes_posterior_and_a_profile_usable_by_name(tmp_
 
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump({"factors": [
-        {"name": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [300, 700]}]}))
+        {"path": "country.arrivals.monthly_mean", "dist": "unif", "bounds": [300, 700]}]}))
     out = tmp_path / "cal"
     name = "zz_test_calibrated"
     installed = [CONFIG_DIR / "country" / f"{name}.yaml", CONFIG_DIR / "targets" / f"{name}.yaml"]

@@ -26,15 +26,22 @@ import pandas as pd
 
 from experiments.calibrate.jobs import target_job, with_statistics
 from experiments.calibrate.targets import TargetSet
-from experiments.space import Factor, Space, apply_row
+from experiments.config import ConfigError
+from experiments.space import Factor, Space, apply_values
 from experiments.study.runner import replication_seeds, run_study
 
 
 def prior_rv(factor: Factor):
-    """The factor's prior as a `pyabc.RV` (SALib distribution conventions of space.py)."""
+    """The factor's prior as a `pyabc.RV` (its distribution in SALib's conventions).
+
+    Raises:
+        ConfigError: a categorical factor (ABC-SMC here fits numbers only).
+    """
     import pyabc
 
-    p = factor.params
+    if factor.kind == "categorical":
+        raise ConfigError(f"factor {factor.name}: calibrate fits real or integer factors, not categorical")
+    p = factor.salib_params
     if factor.dist == "unif":
         return pyabc.RV("uniform", p[0], p[1] - p[0])
     if factor.dist == "logunif":
@@ -143,7 +150,7 @@ def run_abc(config: dict[str, Any], space: Space, targets: TargetSet, settings: 
         theta = _candidates(t, space, prior, previous, n if t else n, settings.seed)
         jobs = []
         for i, row in enumerate(theta):
-            cfg = with_statistics(apply_row(config, space, row), stats)
+            cfg = with_statistics(apply_values(config, space, space.from_sample(row)), stats)
             for r, s in enumerate(seeds):
                 jobs.append({"config": cfg, "seed": s, "generation": t, "candidate": i, "replication": r})
         runs = run_study(jobs, target_job, Path(output_dir) / "generations" / f"g{t}", executor,

@@ -6,7 +6,7 @@ Usage::
     handover calibrate country=tunisia_like particles=60 generations=4 executor=processes
 
 Reads the targets (configs/targets/<country>.yaml) and the factors with their priors
-(configs/calibrate/<country>.yaml, format of configs/sa/), runs ABC-SMC (`abc.py`) with one
+(configs/calibrate/<country>.yaml, format of experiments/space.py, docs/space.md), runs ABC-SMC (`abc.py`) with one
 study per generation under `output_dir/generations/` (resumable: run the same command with
 the same output_dir), and writes to `output_dir`:
 
@@ -35,15 +35,8 @@ import yaml
 from experiments.calibrate.abc import Settings, prior_rv, run_abc, weighted_interval
 from experiments.calibrate.targets import TARGET_DIR, TargetSet
 from experiments.calibrate.validate import optional_text, plot_validation, prepare, require_flag
-from experiments.config import (
-    CONFIG_DIR,
-    ConfigError,
-    get_dotted,
-    require_fraction,
-    require_int,
-    set_dotted,
-)
-from experiments.space import Space, check_paths, load_space
+from experiments.config import CONFIG_DIR, ConfigError, require_fraction, require_int
+from experiments.space import Space, apply_values, check_paths, load_space
 from experiments.study.atomic import write_csv_atomic
 from experiments.study.outputs import manifest, resolve_output_dir, write_json
 
@@ -70,15 +63,8 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_calibration_space(name_or_path: str) -> Space:
-    """The factors to fit: configs/calibrate/<name>.yaml or a path (format of configs/sa)."""
-    path = Path(name_or_path)
-    if not (name_or_path.endswith((".yaml", ".yml")) and path.is_file()):
-        path = SPACE_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        options = sorted(p.stem for p in SPACE_DIR.glob("*.yaml"))
-        raise ConfigError(f"space: no factors to calibrate for '{name_or_path}'; allowed: "
-                          f"{', '.join(options)} (or a path to a factors YAML file)")
-    return load_space(path)
+    """The factors to fit: configs/calibrate/<name>.yaml or a path (experiments/space.py format)."""
+    return load_space(name_or_path, folder=SPACE_DIR)
 
 
 def fit_table(targets: TargetSet, posterior: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -104,7 +90,7 @@ def posterior_summary(space: Space, posterior: pd.DataFrame, level: float) -> pd
     for f in space.factors:
         rv = prior_rv(f).distribution  # the frozen scipy distribution
         lo, hi = weighted_interval(posterior[f.name].to_numpy(float), w, level)
-        rows.append({"factor": f.name, "prior": f"{f.dist}{tuple(round(p, 6) for p in f.params)}",
+        rows.append({"factor": f.name, "prior": f"{f.dist}{tuple(round(p, 6) for p in f.salib_params)}",
                      "prior_mean": float(rv.mean()), "prior_low": float(rv.ppf((1 - level) / 2)),
                      "prior_high": float(rv.ppf(1 - (1 - level) / 2)),
                      "posterior_mean": float(np.average(posterior[f.name], weights=w)),
@@ -140,10 +126,8 @@ def plot_posterior(space: Space, candidates: pd.DataFrame, summary: pd.DataFrame
 def calibrated_profile(country: dict[str, Any], space: Space, summary: pd.DataFrame,
                        name: str) -> dict[str, Any]:
     """The composed country profile with the posterior means written at the factor paths."""
-    root = {"country": {**country, "name": name}}
-    for f, mean in zip(space.factors, summary["posterior_mean"]):
-        base = get_dotted(root, f.name) if f.apply == "scale" else None
-        root = set_dotted(root, f.name, f.value(mean, base))
+    means = space.from_sample(summary["posterior_mean"].to_numpy())
+    root = apply_values({"model": {}, "country": {**country, "name": name}, "scenario": {}}, space, means)
     return root["country"]
 
 
@@ -199,22 +183,7 @@ def run_calibration(overrides: Sequence[str]) -> tuple[Path, pd.DataFrame, pd.Da
 
 def space_as_data(space: Space) -> dict[str, Any]:
     """A space as the plain data `parse_space` reads (for space.yaml next to a posterior)."""
-    factors = []
-    for f in space.factors:
-        item: dict[str, Any] = {"name": f.name, "dist": f.dist, "group": f.group, "type": f.type,
-                                "apply": f.apply}
-        p = list(f.params)
-        if f.dist in ("unif", "logunif"):
-            item["bounds"] = p
-        elif f.dist == "triang":
-            item["bounds"] = p[:2]
-            item["mode"] = p[0] + p[2] * (p[1] - p[0])
-        elif f.dist == "truncnorm":
-            item.update(bounds=p[:2], mean=p[2], sd=p[3])
-        else:
-            item.update(mean=p[0], sd=p[1])
-        factors.append(item)
-    return {"description": space.description, "factors": factors}
+    return {"description": space.description, "factors": [f.as_dict() for f in space.factors]}
 
 
 def main(overrides: list[str]) -> int:

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from experiments.config import ConfigError
-from experiments.space import Space, apply_row, check_paths, parse_space
+from experiments.space import Space, apply_values, check_paths, parse_space
 
 POSTERIOR_FILE = "posterior.csv"
 SPACE_FILE = "space.yaml"
@@ -91,7 +91,8 @@ def apply_posterior(jobs: list[dict[str, Any]], folder: str | None, seed: int,
         folder: posterior folder, or None (jobs unchanged, returns None).
         seed: the study's base seed (chooses the sets).
         replications: R.
-        avoid: factor paths the study itself sets (e.g. a stress space); overlap is refused.
+        avoid: factor paths the study itself sets (a sweep grid, a stress space); overlap
+            is refused.
 
     Raises:
         ConfigError: unreadable posterior, factor paths absent from the run configuration,
@@ -102,14 +103,15 @@ def apply_posterior(jobs: list[dict[str, Any]], folder: str | None, seed: int,
     if not isinstance(folder, str):
         raise ConfigError(f"posterior: a folder written by handover calibrate, got {folder!r}")
     posterior = load_posterior(folder, jobs[0]["config"] if jobs else None)
-    clash = sorted(set(posterior.space.names) & set(avoid))
+    clash = sorted({f.path for f in posterior.space.factors} & set(avoid))
     if clash:
         raise ConfigError(f"posterior: factor {clash[0]} is also varied by this study; "
                           "remove it from one of the two")
     picks = posterior.draw(replications, seed)
     for spec in jobs:
         i = int(picks[spec["replication"]])
-        spec["config"] = apply_row(spec["config"], posterior.space, posterior.values[i])
+        spec["config"] = apply_values(spec["config"], posterior.space,
+                                      posterior.space.from_sample(posterior.values[i]))
         spec["parameter_set"] = i
     return posterior
 

@@ -435,7 +435,7 @@ def run_stress(
     from experiments.calibrate.posterior import apply_posterior, uncertainty_note
 
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], settings.replications,
-                                avoid=space.names)
+                                avoid=[f.path for f in space.factors])
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(futures, out / "futures.csv")
     runs = run_study(jobs, job_fn, out, executor_cfg, label="stress", progress=progress)

@@ -352,7 +352,7 @@ def run_sweep(
     from experiments.calibrate.posterior import apply_posterior, uncertainty_note
 
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], len(plan["seeds"]),
-                                avoid=plan["params"])
+                                avoid=[f.path for f in plan["space"].factors])
     fn = job_fn or _default_job_fn()
     out = resolve_output_dir(cfg, "sweep")
 
