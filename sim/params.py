@@ -409,7 +409,9 @@ SERVICE_RANGES: dict[str, dict[str, Plausible]] = {
     "external_implementer": {
         "staff_cost": Plausible(2_000, 4_000, "assumption: international implementer staff "
                                 "with offices, transport and overheads"),
-        "cases_per_staff": Plausible(15, 30),
+        "cases_per_staff": Plausible(10, 30, "assumption; about 13 fitted for nigeria_like to "
+                                    "the programme funnel and cost per person "
+                                    "(docs/calibration.md)"),
         "assist_months": Plausible(6, 12, _SIX_TO_TWELVE),
         "quality": Plausible(0.7, 0.9, "source: implementers are experienced; level assumed"),
     },
