@@ -76,6 +76,8 @@ class CompareSettings(CommonSettings):
         reference: paired differences are taken against this scenario.
         gap_threshold_months: a replication counts towards gap_risk at this many gap months.
         level: confidence level of every interval, in (0, 1).
+        posterior: folder written by `handover calibrate`; replication r uses posterior
+            parameter set r in every scenario (null: the profile's parameters).
     """
 
     executor: Any = MISSING
@@ -84,6 +86,7 @@ class CompareSettings(CommonSettings):
     reference: str = MISSING
     gap_threshold_months: float = MISSING
     level: float = MISSING
+    posterior: Optional[str] = None
 
     def check(self) -> None:
         """Validate; resolve `scenarios` to a list of names."""
@@ -111,6 +114,8 @@ class SweepSettings(CommonSettings):
         replications: R >= 1 runs per setting x scenario.
         level: confidence level of the intervals, in (0, 1).
         outcomes: outcomes drawn against each swept parameter.
+        posterior: folder written by `handover calibrate`; replication r uses posterior
+            parameter set r in every scenario (null: the profile's parameters).
     """
 
     executor: Any = MISSING
@@ -120,6 +125,7 @@ class SweepSettings(CommonSettings):
     replications: int = MISSING
     level: float = MISSING
     outcomes: list[str] = MISSING
+    posterior: Optional[str] = None
 
     def check(self) -> None:
         """Validate; resolve `scenarios` to a list of names."""
@@ -200,6 +206,8 @@ class StressSettings(CommonSettings):
         criterion: robustness criterion (see docs/stress.md).
         discovery: scenario discovery options (scenario, failure, PRIM settings).
         timeseries_replications: monthly series kept for the first N replications.
+        posterior: folder written by `handover calibrate`; replication r uses posterior
+            parameter set r in every scenario (null: the profile's parameters).
     """
 
     executor: Any = MISSING
@@ -213,6 +221,7 @@ class StressSettings(CommonSettings):
     criterion: str = MISSING
     discovery: Any = MISSING
     timeseries_replications: int = MISSING
+    posterior: Optional[str] = None
 
     def check(self) -> None:
         """Validate the generic stress settings (the driver checks thresholds/discovery)."""

@@ -160,8 +160,7 @@ def run_comparison(
     jobs = build_jobs(overrides, settings, cfg["seed"])
     from experiments.calibrate.posterior import apply_posterior, uncertainty_note
 
-    posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], settings["replications"])
-    settings["uncertainty"] = uncertainty_note(posterior)
+    posterior = apply_posterior(jobs, settings.posterior, cfg["seed"], settings.replications)
     executor_cfg = cfg.get("executor")
     out = resolve_output_dir(cfg, "compare")
     for spec in jobs:
@@ -198,7 +197,8 @@ def run_comparison(
     )
     seeds = replication_seeds(cfg["seed"], settings.replications)
     descriptions = {j["scenario"]: j["config"]["scenario"].get("description", "") for j in jobs}
-    report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions)
+    report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions,
+                          uncertainty_note(posterior))
     report.write(out / "report.html")
     print(format_table(table, settings.reference, settings.level))
     return out, table, study_failed(runs)
@@ -292,6 +292,7 @@ def build_report(
     figures: list[tuple[str, Path, str]],
     seeds: list[int],
     descriptions: dict[str, str] | None = None,
+    uncertainty: str = "",
 ):
     """Assemble the self-contained HTML report of a comparison.
 
@@ -303,6 +304,7 @@ def build_report(
         figures: (heading, png, caption) from `compare_plots.draw_all`.
         seeds: replication seeds.
         descriptions: scenario name -> one-line description (listed in the report).
+        uncertainty: which uncertainty the intervals include (`uncertainty_note`).
 
     Returns:
         An `experiments.report.Report` (not yet written).
@@ -333,7 +335,7 @@ def build_report(
         "coverage fell more than the tolerated fraction below its pre-handover baseline). "
         "A paired difference whose interval excludes 0 is a difference the replications "
         "support; the unpaired interval is shown for contrast only. "
-        f"{settings.get('uncertainty', '')}\n\n"
+        f"{uncertainty}\n\n"
         "Ranking: highest mean coverage first; ties broken by lower gap risk, then fewer "
         f"dropped cases. Rank 1 here: {best['scenario']}. The model is illustrative and "
         "not calibrated: read differences between scenarios, not absolute levels.",
