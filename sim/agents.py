@@ -120,19 +120,23 @@ class Donor(mesa.Agent):
         self.budget = 0.0
         self.multiplier = 1.0  # shocks (funding cuts) set this
 
-    def allocate(self, month: int, scenario_factor: float) -> float:
+    def allocate(self, month: int, scenario_factor: float, always_renew: bool = False) -> float:
         """This month's budget in USD (step 2): planned budget x cycle x scenario x shocks.
 
         Where the profile gives a budget series (a data file), its value for the month
-        replaces planned budget x cycle; after the series ends, the cycles take over.
+        replaces planned budget x cycle; after the series ends (and during the spin-up,
+        months < 0), the cycles take over. With `always_renew` (the `continuation`
+        counterfactual) every cycle is renewed; otherwise a cycle is renewed with
+        probability `renewal_prob` (pre-drawn luck).
         """
         while month >= self.cycle_end and self.active:
-            renewed = self.renewal_draws[self.cycle % len(self.renewal_draws)] < self.spec.renewal_prob
+            luck = self.renewal_draws[self.cycle % len(self.renewal_draws)] < self.spec.renewal_prob
+            renewed = always_renew or luck
             self.cycle += 1
             self.cycle_end += self.spec.cycle_months
             self.active = bool(renewed)
         series = self.spec.budget_series
-        if series is not None and month < len(series):  # observed budgets replace the cycle
+        if series is not None and 0 <= month < len(series):  # observed budgets replace the cycle
             planned = series[month]
         else:
             planned = self.spec.monthly_budget * self.active
@@ -190,7 +194,8 @@ class ReturneeView(mesa.Agent):
 
     @property
     def arrival_month(self) -> int:
-        return int(self._get("arrival"))
+        """Reported arrival month (negative for arrivals during the spin-up)."""
+        return int(self._get("arrival")) - self.model.spinup
 
     @property
     def region(self) -> str:

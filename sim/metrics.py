@@ -1,50 +1,31 @@
-"""The outcomes every command compares, defined once (formulas in docs/metrics.md).
+"""The outcomes of one run, defined once (formulas and units in docs/metrics.md).
 
-All functions read a finished model's arrays and monthly records; people are counted in
-persons (agents x scale), money in USD.
+Every function but `outcomes_and_series` works on plain arrays, so each outcome can be
+checked on hand-built data (tests/test_metrics.py). Months are reported months (the
+spin-up is not reported); people are counted in persons (agents x scale), money in USD.
+Across replications, `gap_risk` and its intervals live in `experiments/gap_risk.py`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.domain import AREAS, MODALITIES, PROFILES, Episode, Status
 
 if TYPE_CHECKING:
     from sim.model import HandoverModel
+    from sim.params import ModelSettings
 
-#: Width of the rolling window (months) used for gap detection.
+#: Width of the rolling window (months) of `coverage_rolling` and `gap_depth`.
 ROLLING_MONTHS = 3
 
-
-def cohort_coverage(arrival: np.ndarray, first_served: np.ndarray, has_need: np.ndarray,
-                    horizon: int, timely: int) -> tuple[np.ndarray, np.ndarray]:
-    """Need episodes opened and covered per opening month.
-
-    An episode opens at its returnee's arrival and is covered if service starts fewer than
-    `timely` months later. Cohorts younger than `timely` months at the end are incomplete
-    and get NaN coverage.
-
-    Args:
-        arrival: (n,) arrival month per returnee.
-        first_served: (n, areas) month service first started, -1 if never.
-        has_need: (n, areas) True where the returnee had a need.
-        horizon: months simulated.
-        timely: the `timely_months` threshold.
-
-    Returns:
-        (opened, covered): float arrays of length `horizon`; covered is NaN where incomplete.
-    """
-    months = np.broadcast_to(arrival[:, None], has_need.shape)[has_need]
-    served = first_served[has_need]
-    timely_ok = (served >= 0) & (served - months < timely)
-    opened = np.bincount(months, minlength=horizon)[:horizon].astype(float)
-    covered = np.bincount(months[timely_ok], minlength=horizon)[:horizon].astype(float)
-    covered[horizon - timely + 1:] = np.nan if timely > 1 else covered[horizon - timely + 1:]
-    return opened, covered
+#: Per-group gap measures, reported as `<measure>` (everyone) and `<measure>_<group>`.
+GAP_MEASURES = ("baseline_coverage", "gap_episodes", "gap_depth", "gap_duration", "gap_months",
+                "material_gap")
 
 
 def ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray | float:
@@ -53,33 +34,202 @@ def ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray | floa
         return np.where(np.asarray(den) > 0, np.asarray(num) / np.asarray(den), np.nan)
 
 
-def gap_statistics(opened: np.ndarray, covered: np.ndarray, baseline: slice, window: slice,
-                   delta: float) -> dict[str, float]:
-    """Baseline coverage, gap months and maximum drawdown of rolling coverage.
+def cohort_counts(arrival: np.ndarray, first_served: np.ndarray, episodes: np.ndarray,
+                  horizon: int, timely: int) -> tuple[np.ndarray, np.ndarray]:
+    """Need episodes opened and covered per cohort (arrival month).
 
-    rolling(t) = sum(covered[t-2..t]) / sum(opened[t-2..t]);
-    baseline = sum(covered[baseline]) / sum(opened[baseline]);
-    gap_months = #{t in window: rolling(t) < (1 - delta) x baseline};
-    max_coverage_drawdown = max(0, max_{t in window} baseline - rolling(t)).
+    An episode opens at its returnee's arrival and is covered if service starts fewer than
+    `timely` months later. Cohorts younger than `timely` months at the end are incomplete
+    and get NaN covered; arrivals outside 0 ... horizon - 1 (the spin-up) are ignored.
+
+    Args:
+        arrival: (n,) reported arrival month per returnee.
+        first_served: (n, areas) month service first started (same clock as `arrival`),
+            below the arrival month if never.
+        episodes: (n, areas) True for the episodes to count (need, and group membership).
+        horizon: months reported.
+        timely: the `timely_months` threshold.
+
+    Returns:
+        (opened, covered): float arrays of length `horizon` in agents.
     """
-    kernel = np.ones(ROLLING_MONTHS)
+    months = np.broadcast_to(arrival[:, None], episodes.shape)[episodes]
+    served = first_served[episodes]
+    keep = (months >= 0) & (months < horizon)
+    months, served = months[keep], served[keep]
+    timely_ok = (served >= months) & (served - months < timely)  # never served: -1 or below
+    opened = np.bincount(months, minlength=horizon)[:horizon].astype(float)
+    covered = np.bincount(months[timely_ok], minlength=horizon)[:horizon].astype(float)
+    if timely > 1:
+        covered[max(horizon - timely + 1, 0):] = np.nan
+    return opened, covered
+
+
+def rolling_coverage(opened: np.ndarray, covered: np.ndarray, months: int = ROLLING_MONTHS) -> np.ndarray:
+    """Coverage of the cohorts t - months + 1 ... t pooled; NaN unless all are complete."""
+    kernel = np.ones(months)
     valid = ~np.isnan(covered)
     c = np.convolve(np.where(valid, covered, 0.0), kernel)[: len(covered)]
     o = np.convolve(np.where(valid, opened, 0.0), kernel)[: len(opened)]
-    complete = np.convolve(valid.astype(float), kernel)[: len(covered)] == ROLLING_MONTHS
-    rolling = np.where(complete, ratio(c, o), np.nan)
-    base = float(ratio(np.nansum(covered[baseline]), opened[baseline][valid[baseline]].sum()))
-    r = rolling[window]
-    r = r[~np.isnan(r)]
-    if np.isnan(base) or len(r) == 0:  # no baseline or no window: gaps are undefined
-        return {"baseline_coverage": base, "gap_months": np.nan, "max_coverage_drawdown": np.nan,
-                "rolling": rolling}
+    complete = np.convolve(valid.astype(float), kernel)[: len(covered)] == months
+    return np.where(complete, ratio(c, o), np.nan)
+
+
+def window_coverage(opened: np.ndarray, covered: np.ndarray, window: slice) -> float:
+    """Covered / opened episodes pooled over the complete cohorts of `window`."""
+    c, o = covered[window], opened[window]
+    ok = ~np.isnan(c)
+    return float(ratio(c[ok].sum(), o[ok].sum()))
+
+
+def material_months(opened: np.ndarray, covered: np.ndarray, base: float, delta: float,
+                    alpha: float) -> np.ndarray:
+    """Months whose cohort coverage is materially below the baseline.
+
+    A month is material when its coverage covered/opened is below the tolerance line
+    (1 - delta) x base AND the shortfall is not cohort-sampling noise: the one-sided exact
+    binomial test of H0 "coverage >= (1 - delta) x base" rejects at level `alpha`,
+    P(X <= covered | opened, (1 - delta) x base) <= alpha. Months with no episode or an
+    incomplete cohort are never material.
+    """
+    line = (1 - delta) * base
+    ok = ~np.isnan(covered) & (opened > 0)
+    c, o = np.where(ok, covered, 0.0), np.where(ok, opened, 1.0)
+    p = stats.binom.cdf(c, o, line)
+    return ok & (c < line * o) & (p <= alpha)
+
+
+def longest_run(flags: np.ndarray) -> int:
+    """Length of the longest run of consecutive True values."""
+    best = run = 0
+    for f in np.asarray(flags, dtype=bool):
+        run = run + 1 if f else 0
+        best = max(best, run)
+    return best
+
+
+def gap_measures(opened: np.ndarray, covered: np.ndarray, baseline: slice, window: slice,
+                 settings: ModelSettings, scale: float) -> dict[str, float]:
+    """Gap measures of one group against its own baseline (docs/metrics.md, "Gaps").
+
+    Args:
+        opened, covered: cohort counts of the group (`cohort_counts`), in agents.
+        baseline: cohort months of the baseline.
+        window: cohort months of the evaluation window W.
+        settings: `gap_delta` (tolerance), `gap_alpha` (test level) and `gap_min_months`
+            (k consecutive material months make a material gap).
+        scale: persons per agent.
+
+    Returns:
+        baseline_coverage (share), gap_episodes (persons), gap_depth (coverage points as a
+        fraction), gap_duration and gap_months (months), material_gap (0/1). All NaN when
+        the baseline has no episode or W no complete cohort (undefined, not zero).
+    """
+    base = window_coverage(opened, covered, baseline)
+    o, c = opened[window], covered[window]
+    ok = ~np.isnan(c)
+    if np.isnan(base) or not ok.any():
+        return dict.fromkeys(GAP_MEASURES, np.nan)
+    o, c = o[ok], c[ok]
+    rolling = rolling_coverage(opened, covered)[window]
+    rolling = rolling[~np.isnan(rolling)]
+    material = material_months(o, c, base, settings.gap_delta, settings.gap_alpha)
+    duration = longest_run(material)
     return {
         "baseline_coverage": base,
-        "gap_months": float(np.sum(r < (1 - delta) * base)),
-        "max_coverage_drawdown": float(max(0.0, np.max(base - r))),
-        "rolling": rolling,
+        "gap_episodes": float(np.maximum(base * o - c, 0.0).sum() * scale),
+        "gap_depth": float(max(0.0, np.max(base - rolling))) if len(rolling) else np.nan,
+        "gap_duration": float(duration),
+        "gap_months": float(material.sum()),
+        "material_gap": float(duration >= settings.gap_min_months),
     }
+
+
+def returnee_groups(modality: np.ndarray, profile: np.ndarray, region: np.ndarray,
+                    programme_modalities: set[str], regions: list[str]) -> dict[str, np.ndarray]:
+    """(n,) masks of the returnee groups outcomes are reported for, by suffix.
+
+    "" is everyone; programme = modality served by some external implementer (funded or
+    not); then profiles, modalities and `region_<name>`.
+    """
+    programme = np.isin(modality, [MODALITIES.index(x) for x in programme_modalities])
+    groups = {"": np.ones(len(modality), dtype=bool), "programme": programme, "nonprogramme": ~programme}
+    groups |= {p: profile == i for i, p in enumerate(PROFILES)}
+    groups |= {m: modality == i for i, m in enumerate(MODALITIES)}
+    groups |= {f"region_{r}": region == i for i, r in enumerate(regions)}
+    return groups
+
+
+def gap_groups(groups: Mapping[str, np.ndarray]) -> list[str]:
+    """Groups with their own gap measures: everyone, programme, non-programme, vulnerable,
+    each region (service areas are added by `episode_groups`)."""
+    return [g for g in groups if g in ("", "programme", "nonprogramme", "vulnerable") or g.startswith("region_")]
+
+
+def episode_groups(has_need: np.ndarray, groups: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """(n, areas) episode masks: each returnee group, and `area_<area>` (one area's episodes)."""
+    out = {g: has_need & m[:, None] for g, m in groups.items()}
+    for a, area in enumerate(AREAS):
+        only = np.zeros_like(has_need)
+        only[:, a] = has_need[:, a]
+        out[f"area_{area}"] = only
+    return out
+
+
+def named(measure: str, group: str) -> str:
+    """Outcome name of a measure for a group: `coverage`, `coverage_programme`, ..."""
+    return f"{measure}_{group}" if group else measure
+
+
+def sustainable_at_12m(arrival: np.ndarray, score_12m: np.ndarray, horizon: int) -> np.ndarray:
+    """(n,) True for returnees of the 12-month cohort (0 <= arrival <= horizon - 13) whose
+    composite score 12 months after arrival was >= 0.5 (NaN, e.g. re-migrated, counts as not)."""
+    cohort = (arrival >= 0) & (arrival <= horizon - 1 - 12)
+    return cohort & (np.nan_to_num(score_12m, nan=0.0) >= 0.5)
+
+
+def reintegration_outcomes(arrival: np.ndarray, status: np.ndarray, exit_month: np.ndarray,
+                           score_12m: np.ndarray, horizon: int) -> dict[str, float]:
+    """Re-migration within 12 and 24 months and sustainable share at 12 months.
+
+    Cohorts: reported arrivals whose follow-up fits in the run (0 <= arrival <=
+    horizon - 1 - months). `exit_month` shares the arrival's clock.
+    """
+    out: dict[str, float] = {}
+    for months in (12, 24):
+        cohort = (arrival >= 0) & (arrival <= horizon - 1 - months)
+        left = (status == Status.REMIGRATED) & (exit_month - arrival < months)
+        out[f"remigration_{months}m"] = float(ratio((left & cohort).sum(), cohort.sum()))
+    cohort12 = (arrival >= 0) & (arrival <= horizon - 1 - 12)
+    sustainable = sustainable_at_12m(arrival, score_12m, horizon)
+    out["sustainable_share_12m"] = float(ratio(sustainable.sum(), cohort12.sum()))
+    return out
+
+
+def spend_outcomes(ts: pd.DataFrame) -> dict[str, float]:
+    """Donor and national spend (total and per year) and the national shares."""
+    donor, national = float(ts["donor_spend"].sum()), float(ts["national_spend"].sum())
+    nat_cols = [c for c in ts if c.startswith("caseload_") and c != "caseload_external_implementer"]
+    nat_load = float(ts[nat_cols].sum(axis=1).sum())
+    out = {
+        "donor_spend": donor,
+        "national_spend": national,
+        "national_share_of_spend": float(ratio(national, donor + national)),
+        "national_share_of_caseload": float(ratio(nat_load, nat_load + ts["caseload_external_implementer"].sum())),
+    }
+    for year, grp in ts.groupby(ts["month"] // 12 + 1):
+        out[f"donor_spend_y{year}"] = float(grp["donor_spend"].sum())
+        out[f"national_spend_y{year}"] = float(grp["national_spend"].sum())
+    return out
+
+
+def windows(settings: ModelSettings, horizon: int) -> tuple[slice, slice]:
+    """(baseline, W) cohort months: warmup ... handover_start - 1 and handover_start ...
+    horizon - timely_months."""
+    last_complete = horizon - settings.timely_months
+    window = slice(min(settings.handover_start, horizon), max(last_complete + 1, 0))
+    baseline = slice(min(settings.warmup_months, settings.handover_start), settings.handover_start)
+    return baseline, window
 
 
 def outcomes_and_series(model: HandoverModel) -> tuple[dict[str, float], pd.DataFrame]:
@@ -89,76 +239,42 @@ def outcomes_and_series(model: HandoverModel) -> tuple[dict[str, float], pd.Data
     k = model.scale
     horizon = model.month
     ts = pd.DataFrame(model.records)
-    arrival = pop.view("arrival")
-    ep = pop.view("ep")
-    has_need = ep != Episode.NONE
-    first = pop.view("ep_first_served")
-    timely = m.timely_months
-    last_complete = horizon - timely  # last cohort month with complete follow-up
-    window = slice(min(m.handover_start, horizon), max(last_complete + 1, 0))
-    baseline = slice(min(m.warmup_months, m.handover_start), m.handover_start)
+    arrival = pop.view("arrival") - model.spinup  # reported months
+    has_need = pop.view("ep") != Episode.NONE
+    first = pop.view("ep_first_served") - model.spinup  # never served: below arrival
+    baseline, window = windows(m, horizon)
+    programme_modalities = {mod for p in model.providers if p.external for mod in p.spec.modalities}
+    groups = returnee_groups(pop.view("modality"), pop.view("profile"), pop.view("region"),
+                             programme_modalities, [r.name for r in model.params.country.regions])
+    with_gaps = set(gap_groups(groups)) | {f"area_{a}" for a in AREAS}
 
-    opened, covered = cohort_coverage(arrival, first, has_need, horizon, timely)
-    gaps = gap_statistics(opened, covered, baseline, window, m.gap_delta)
+    out: dict[str, float] = {}
+    for group, episodes in episode_groups(has_need, groups).items():
+        opened, covered = cohort_counts(arrival, first, episodes, horizon, m.timely_months)
+        out[named("coverage", group)] = window_coverage(opened, covered, window)
+        if group in with_gaps:
+            for measure, value in gap_measures(opened, covered, baseline, window, m, k).items():
+                out[named(measure, group)] = value
+        if group == "":
+            everyone = (opened, covered)
+    opened, covered = everyone
     ts["coverage"] = ratio(covered, opened)
-    ts["coverage_rolling"] = gaps["rolling"]
+    ts["coverage_rolling"] = rolling_coverage(opened, covered)
     ts["episodes_opened"] = opened * k
     ts["year"] = ts["month"] // 12 + 1
 
-    in_window = (arrival >= window.start) & (arrival < window.stop)
-
-    def cov(mask: np.ndarray) -> float:
-        sel = has_need & (mask & in_window)[:, None]
-        ok = sel & (first >= 0) & (first - arrival[:, None] < timely)
-        return float(ratio(ok.sum(), sel.sum()))
-
-    out: dict[str, float] = {"coverage": cov(np.ones(pop.n, dtype=bool))}
-    programme_modalities = {mod for p in model.providers if p.external for mod in p.spec.modalities}
-    programme = np.isin(pop.view("modality"), [MODALITIES.index(x) for x in programme_modalities])
-    out["coverage_programme"] = cov(programme)
-    out["coverage_nonprogramme"] = cov(~programme)
-    for i, profile in enumerate(PROFILES):
-        out[f"coverage_{profile}"] = cov(pop.view("profile") == i)
-    for i, modality in enumerate(MODALITIES):
-        out[f"coverage_{modality}"] = cov(pop.view("modality") == i)
-    for i, region in enumerate(model.params.country.regions):
-        out[f"coverage_region_{region.name}"] = cov(pop.view("region") == i)
-    for a, area in enumerate(AREAS):
-        sel = has_need[:, a] & in_window
-        ok = sel & (first[:, a] >= 0) & (first[:, a] - arrival < timely)
-        out[f"coverage_area_{area}"] = float(ratio(ok.sum(), sel.sum()))
-
-    out["baseline_coverage"] = gaps["baseline_coverage"]
-    out["dropped_cases"] = float(model.dropped_total * k)
+    out["dropped_cases"] = float(ts["dropped"].sum())
     out["dropped_cases_window"] = float(ts.loc[ts["month"] >= m.handover_start, "dropped"].sum())
     out["unmet_need_months"] = float(ts["unmet_need"].sum())
-    out["max_coverage_drawdown"] = gaps["max_coverage_drawdown"]
-    out["gap_months"] = gaps["gap_months"]
-
-    status = pop.view("status")
-    exit_m = pop.view("exit_month")
-    for months in (12, 24):
-        cohort = arrival <= horizon - 1 - months
-        left = (status == Status.REMIGRATED) & (exit_m - arrival < months)
-        out[f"remigration_{months}m"] = float(ratio((left & cohort).sum(), cohort.sum()))
-    cohort12 = arrival <= horizon - 1 - 12
-    sustainable = np.nan_to_num(pop.view("score_12m"), nan=0.0) >= 0.5
-    out["sustainable_share_12m"] = float(ratio((sustainable & cohort12).sum(), cohort12.sum()))
-
-    donor, national = float(ts["donor_spend"].sum()), float(ts["national_spend"].sum())
-    out["donor_spend"] = donor
-    out["national_spend"] = national
-    out["national_share_of_spend"] = float(ratio(national, donor + national))
-    nat_cols = [c for c in ts if c.startswith("caseload_") and c != "caseload_external_implementer"]
-    nat_load = ts[nat_cols].sum(axis=1).sum()
-    out["national_share_of_caseload"] = float(ratio(nat_load, nat_load + ts["caseload_external_implementer"].sum()))
-    covered_total = float(np.nansum(covered)) * k
-    out["cost_per_covered_episode"] = float(ratio(donor + national, covered_total))
-    out["cost_per_sustainable_returnee"] = float(ratio(donor + national, (sustainable & cohort12).sum() * k))
-    out["arrivals"] = float(pop.n * k)
-    out["programme_assisted_share"] = float(ratio(pop.view("ever_external").sum(), pop.n))
-    out["programme_modality_share"] = float(programme.mean()) if pop.n else np.nan
-    for year, grp in ts.groupby("year"):
-        out[f"donor_spend_y{year}"] = float(grp["donor_spend"].sum())
-        out[f"national_spend_y{year}"] = float(grp["national_spend"].sum())
+    out |= reintegration_outcomes(arrival, pop.view("status"), pop.view("exit_month") - model.spinup,
+                                  pop.view("score_12m"), horizon)
+    sustainable = sustainable_at_12m(arrival, pop.view("score_12m"), horizon).sum()
+    out |= spend_outcomes(ts)
+    total = out["donor_spend"] + out["national_spend"]
+    out["cost_per_covered_episode"] = float(ratio(total, np.nansum(covered) * k))
+    out["cost_per_sustainable_returnee"] = float(ratio(total, sustainable * k))
+    reported = arrival >= 0
+    out["arrivals"] = float(reported.sum() * k)
+    out["programme_assisted_share"] = float(ratio((pop.view("ever_external") & reported).sum(), reported.sum()))
+    out["programme_modality_share"] = float(ratio((groups["programme"] & reported).sum(), reported.sum()))
     return out, ts

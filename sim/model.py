@@ -89,6 +89,7 @@ class NoScenario:
     """Nothing handed over, donors as planned: the neutral scenario."""
 
     exit_plan = False
+    renew_cycles = False
     donor_follows_share = False
     national_takeover = 0.0
     safety_net = None
@@ -110,20 +111,29 @@ class HandoverModel(mesa.Model):
         scenario: object with `apply(model, month)` and the attributes of `NoScenario`;
             the model works on its own copy (scenarios keep state, e.g. readiness triggers).
         seed: the run's seed; split into named streams (`sim.rng.STREAMS`).
+
+    `month` is the reported month. A run first spins up for `model.spinup_months` months
+    (months -spinup ... -1) under the neutral `NoScenario`, recording nothing, so that
+    month 0 starts from a settled state shared by every scenario with the same seed.
+    People are stamped with the clock t = month + spinup (never negative: -1 stays the
+    "never" marker of the population arrays).
     """
 
     def __init__(self, params: RunParams, scenario: Any = None, seed: int = 0):
         super().__init__(rng=seed)
         self.params = params
-        self.scenario = copy.deepcopy(scenario) if scenario is not None else NoScenario()
         self.streams = Streams(seed)
-        self.month = 0
+        self.spinup = params.model.spinup_months
+        self.month = -self.spinup
+        self.plan = copy.deepcopy(scenario) if scenario is not None else NoScenario()
+        self.scenario = self.plan if self.spinup == 0 else NoScenario()
         c = params.country
         self.scale = params.model.scale
         self.system = NationalSystem(c.system)
         horizon = params.model.horizon_months
         expected = (c.arrivals.series.total_persons(horizon) if c.arrivals.series is not None
                     else c.arrivals.monthly_mean * horizon) / self.scale
+        expected += c.arrivals.monthly_mean * self.spinup / self.scale  # the spin-up's arrivals
         self.population = Population(int(expected * 1.1) + 16)
         # Rows of active returnees, ascending; every phase works on these rows only.
         self._act = np.empty(0, dtype=np.int64)
@@ -167,13 +177,15 @@ class HandoverModel(mesa.Model):
         Raises:
             RuntimeError: the horizon has been reached (`running` is False).
         """
-        t = self.month
-        if t >= self.params.model.horizon_months:
+        if self.month >= self.params.model.horizon_months:
             raise RuntimeError(f"the model has run its {self.params.model.horizon_months} months "
                                "(model.horizon_months); it cannot step further")
+        t = self.month + self.spinup
+        if self.month == 0:
+            self.scenario = self.plan  # the spin-up is over
         self.extra_arrivals = []
         self._track_new_rows()
-        self.scenario.apply(self, t)  # 1
+        self.scenario.apply(self, self.month)  # 1
         budgets = self.allocate_funds(t)  # 2
         self.adjust_capacity(t, budgets)  # 3
         self.admit_arrivals(t)  # 4
@@ -203,7 +215,8 @@ class HandoverModel(mesa.Model):
         """Donors and treasury set this month's budgets; returns provider budgets (USD)."""
         handed = self.mean_handed_share()
         factor = self.donor_factor * ((1 - handed) if self.scenario.donor_follows_share else 1.0)
-        donor_budget = {name: d.allocate(t, factor) for name, d in self.donors.items()}
+        renew = self.scenario.renew_cycles
+        donor_budget = {name: d.allocate(self.month, factor, renew) for name, d in self.donors.items()}
         planned = sum(d.spec.monthly_budget for d in self.donors.values())
         national = self.treasury.allocate(self.system["political_will"], self.system["ownership"],
                                           handed * planned, self.scenario.national_takeover)
@@ -256,7 +269,8 @@ class HandoverModel(mesa.Model):
         c = self.params.country
         mean, modality_mix, region_mix = c.arrivals.monthly_mean, None, None
         if c.arrivals.series is not None:  # the country's own data: Poisson around the series
-            persons, region_mix = c.arrivals.series.month(t)
+            # reported month; the spin-up repeats the first observed month
+            persons, region_mix = c.arrivals.series.month(max(self.month, 0))
             mean = sum(persons)
             modality_mix = np.asarray(persons) if mean > 0 else None
         n = int(self.streams.arrivals.poisson(mean / self.scale))
@@ -362,7 +376,7 @@ class HandoverModel(mesa.Model):
                 side = ~national if p.external else national
                 self._assign(t, p, rows, areas, side & p.serves_cell[cell] & ~taken, free, taken)
         net = self.scenario.safety_net
-        if net and t >= net["start"] and (net["until"] is None or t < net["until"]):
+        if net and self.month >= net["start"] and (net["until"] is None or self.month < net["until"]):
             waited = t - np.where(_at(pop.ep_wait_since, rows, areas) >= 0, _at(pop.ep_wait_since, rows, areas), t)
             in_net = (national & np.isin(prof, [PROFILES.index(x) for x in net["profiles"]])
                       & np.isin(areas, [AREAS.index(x) for x in net["areas"]])
@@ -560,8 +574,10 @@ class HandoverModel(mesa.Model):
         cohort = slice(lo, hi)
         kept = pop.status[cohort] != Status.REMIGRATED
         pop.score_12m[cohort] = np.where(kept, pop.score[cohort].mean(axis=1), pop.score_12m[cohort])
+        if self.month < 0:
+            return  # spin-up months are not reported
         row: dict[str, float] = {
-            "month": t,
+            "month": self.month,
             "arrivals": self._arrived_month * k,
             "active": len(act) * k,
             "closed": self._n_closed * k,

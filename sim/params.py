@@ -156,11 +156,15 @@ class ModelSettings:
     horizon_months: int = param(
         120, doc="months simulated (one step = one month)", unit="months", bounds=(1, None),
         plausible=(60, 180), source=SETTING)
+    spinup_months: int = param(
+        48, doc="months simulated before month 0 under the neutral scenario and not reported, so "
+        "month 0 starts from a settled state", unit="months", bounds=(0, None), plausible=(24, 72),
+        source=SETTING)
     handover_start: int = param(
         24, doc="first month of the handover window; earlier months are the baseline",
         unit="month", bounds=(0, None), plausible=(12, 48), source=SETTING)
-    warmup_months: int = param(6, doc="months excluded from the baseline while caseloads fill up",
-                               unit="months", bounds=(0, None), plausible=(0, 12), source=SETTING)
+    warmup_months: int = param(0, doc="first baseline month (the spin-up already fills caseloads)",
+                               unit="month", bounds=(0, None), plausible=(0, 12), source=SETTING)
     scale: int = param(
         2, doc="persons represented by one returnee agent (1 = one agent per person)",
         unit="persons/agent", bounds=(1, None), plausible=(1, 20), source=SETTING)
@@ -171,8 +175,14 @@ class ModelSettings:
         2, doc="an interrupted case not picked up within this many months is dropped",
         unit="months", bounds=(0, None), plausible=(1, 6), source=SETTING)
     gap_delta: float = param(
-        0.2, doc="gap month: rolling coverage below (1 - gap_delta) x baseline", unit=SHARE,
-        bounds=(0.0, 1.0), plausible=(0.1, 0.3), source=SETTING)
+        0.2, doc="tolerance: a material gap month has cohort coverage below (1 - gap_delta) x baseline",
+        unit=SHARE, bounds=(0.0, 1.0), plausible=(0.1, 0.3), source=SETTING)
+    gap_alpha: float = param(
+        0.05, doc="level of the one-sided binomial test that a month's shortfall is not cohort noise",
+        unit="probability", bounds=(0.0, 1.0), plausible=(0.01, 0.1), source=SETTING)
+    gap_min_months: int = param(
+        3, doc="material gap months in a row that make a material gap", unit="months",
+        bounds=(1, None), plausible=(1, 6), source=SETTING)
     monitoring_months: int = param(
         48, doc="months a returnee is followed after arrival; then the file closes", unit="months",
         bounds=(1, None), plausible=(12, 60), source=SETTING)

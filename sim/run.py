@@ -11,7 +11,7 @@ from sim.results import RunResult
 
 
 def run(params: RunParams, scenario: Any = None, seed: int = 0) -> RunResult:
-    """Simulate `params.model.horizon_months` months and compute the outcomes.
+    """Spin up, simulate `params.model.horizon_months` months and compute the outcomes.
 
     Args:
         params: validated parameters (`sim.build_params`).
@@ -22,7 +22,7 @@ def run(params: RunParams, scenario: Any = None, seed: int = 0) -> RunResult:
         RunResult with outcomes, monthly time series and the finished model.
     """
     model = HandoverModel(params, scenario, seed)
-    for _ in range(params.model.horizon_months):
+    for _ in range(params.model.spinup_months + params.model.horizon_months):
         model.step()
     outcomes, series = outcomes_and_series(model)
     name = getattr(scenario, "name", "none")

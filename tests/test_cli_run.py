@@ -20,7 +20,7 @@ def test_run_writes_outcomes_timeseries_manifest_and_figure(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "coverage (handover window)" in printed and "dropped cases" in printed
     outcomes = json.loads((out / "outcomes.json").read_text())
-    for key in ("coverage", "dropped_cases", "unmet_need_months", "max_coverage_drawdown", "gap_months",
+    for key in ("coverage", "dropped_cases", "unmet_need_months", "gap_depth", "gap_months",
                 "sustainable_share_12m", "remigration_12m", "donor_spend", "national_spend"):
         assert key in outcomes
     ts = pd.read_parquet(out / "timeseries.parquet")

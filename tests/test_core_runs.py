@@ -12,7 +12,7 @@ from experiments.config import compose, run_config
 from experiments.study.jobs import simulate
 from sim.domain import MODALITIES, Episode, Status
 
-COARSE = ["model.scale=50", "model.horizon_months=60"]
+COARSE = ["model.scale=50", "model.horizon_months=60", "model.spinup_months=12"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -26,9 +26,12 @@ def test_invariants(scenario):
     res = result(scenario)
     ts, pop, model = res.timeseries, res.model.population, res.model
     k = model.scale
-    # People are never lost or double-counted.
-    assert (ts["arrivals"].cumsum() == ts["active"] + ts["closed"] + ts["remigrated"]).all()
-    assert pop.n * k == ts["arrivals"].sum()
+    # People are never lost or double-counted (those who arrived during the spin-up included).
+    spun_up = int((pop.view("arrival") < model.spinup).sum()) * k
+    assert spun_up > 0
+    assert (spun_up + ts["arrivals"].cumsum() == ts["active"] + ts["closed"] + ts["remigrated"]).all()
+    assert pop.n * k == spun_up + ts["arrivals"].sum()
+    assert ts["month"].tolist() == list(range(60)) and res.outcomes["arrivals"] == ts["arrivals"].sum()
     # Money never negative; spend within allocation.
     for col in ("donor_spend", "national_spend", "donor_allocation", "national_allocation"):
         assert (ts[col] >= 0).all()
@@ -97,7 +100,7 @@ def test_returnee_agent_view():
     res = result("status_quo", 1)
     view = res.model.returnee(0)
     assert view is res.model.returnee(0)
-    assert view.arrival_month == 0
+    assert view.arrival_month == -res.model.spinup  # first arrival of the spin-up
     assert view.modality in MODALITIES
     assert 0.0 <= view.scores["composite"] <= 1.0
     assert set(view.needs) <= {"economic", "social", "training", "psychosocial", "health", "protection"}

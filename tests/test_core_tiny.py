@@ -120,3 +120,29 @@ def test_quality_mapping_must_cover_the_areas_offered():
                           areas={"economic": "direct", "social": "direct"}, quality={"economic": 1.0})])
     with pytest.raises(ParameterError, match=r"providers\.prog\.quality\.social"):
         build_params(cfg)
+
+
+def test_spinup_months_run_neutral_and_are_not_reported():
+    cfg = world([provider("prog", "external_implementer", "donor", slots=1)], _ending_donor(2),
+                spinup_months=3, horizon_months=5)
+    scenario = build_scenario({"name": "t", "national_share": {"default": 1.0}}, build_params(cfg).country)
+    model = model_with_returnees(cfg, 1, scenario=scenario)
+    assert model.month == -3
+    shares = []
+    for _ in range(8):
+        model.step()
+        shares.append(model.shares.mean())
+    assert [r["month"] for r in model.records] == [0, 1, 2, 3, 4]
+    assert shares == [0.0] * 3 + [1.0] * 5  # the scenario starts at month 0
+    assert model.records[1]["donor_spend"] == 1000.0 and model.records[2]["donor_spend"] == 0.0  # cycle ends at reported month 2
+
+
+def test_renew_cycles_keeps_a_lapsing_donor_funded():
+    cfg = world([provider("prog", "external_implementer", "donor", slots=1)], _ending_donor(2))
+    country = build_params(cfg).country
+    for renew, spend in ((False, 0.0), (True, 1000.0)):
+        sc = build_scenario({"name": "t", "national_share": {"default": 0.0}, "renew_cycles": renew}, country)
+        model = model_with_returnees(cfg, 1, scenario=sc)
+        for _ in range(4):
+            model.step()
+        assert model.records[3]["donor_spend"] == spend

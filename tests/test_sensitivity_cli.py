@@ -25,7 +25,7 @@ def toy_job(spec):
         "coverage": ret["trust_gov"] + 0.5 * ret["help_seeking"] + noise,
         "dropped_cases": 100.0 * (1 - renew),
         "unmet_need_months": 1.0,  # constant: indices NaN, no figure
-        "max_coverage_drawdown": 0.0, "gap_months": 0.0,
+        "gap_depth": 0.0, "gap_months": 0.0,
         "donor_spend": 10.0 * renew, "national_spend": 1.0,
     }
 

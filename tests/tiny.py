@@ -35,7 +35,7 @@ def world(providers: list[dict], funders: list[dict] | None = None, **model) -> 
          "renewal_prob": 1.0, "first_cycle_end": 100},
         {"name": "treasury", "kind": "treasury", "monthly_budget": 0.0, "shares": {}},
     ]
-    settings = {"horizon_months": 12, "handover_start": 0, "warmup_months": 0, "scale": 1,
+    settings = {"horizon_months": 12, "spinup_months": 0, "handover_start": 0, "warmup_months": 0, "scale": 1,
                 "timely_months": 3, "gap_tolerance_months": 2, "gap_delta": 0.2,
                 "monitoring_months": 48}
     settings.update(model)

@@ -41,7 +41,7 @@ DIRECTIONS: dict[str, str] = {
     "gap_months": "min",
     "dropped_cases": "min",
     "unmet_need_months": "min",
-    "max_coverage_drawdown": "min",
+    "gap_depth": "min",
 }
 
 #: metrics summarised by default (mean / worst / quantile / regret)
