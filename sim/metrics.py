@@ -181,15 +181,17 @@ def named(measure: str, group: str) -> str:
     return f"{measure}_{group}" if group else measure
 
 
-def sustainable_at_12m(arrival: np.ndarray, score_12m: np.ndarray, horizon: int) -> np.ndarray:
+def sustainable_at_12m(arrival: np.ndarray, score_12m: np.ndarray, horizon: int,
+                       threshold: float = 0.5) -> np.ndarray:
     """(n,) True for returnees of the 12-month cohort (0 <= arrival <= horizon - 13) whose
-    composite score 12 months after arrival was >= 0.5 (NaN, e.g. re-migrated, counts as not)."""
+    composite score 12 months after arrival was >= `threshold` (the parameter
+    `returnees.sustainable_score`; NaN, e.g. re-migrated before, counts as not)."""
     cohort = (arrival >= 0) & (arrival <= horizon - 1 - 12)
-    return cohort & (np.nan_to_num(score_12m, nan=0.0) >= 0.5)
+    return cohort & (np.nan_to_num(score_12m, nan=0.0) >= threshold)
 
 
 def reintegration_outcomes(arrival: np.ndarray, status: np.ndarray, exit_month: np.ndarray,
-                           score_12m: np.ndarray, horizon: int) -> dict[str, float]:
+                           score_12m: np.ndarray, horizon: int, threshold: float = 0.5) -> dict[str, float]:
     """Re-migration within 12 and 24 months and sustainable share at 12 months.
 
     Cohorts: reported arrivals whose follow-up fits in the run (0 <= arrival <=
@@ -201,7 +203,7 @@ def reintegration_outcomes(arrival: np.ndarray, status: np.ndarray, exit_month: 
         left = (status == Status.REMIGRATED) & (exit_month - arrival < months)
         out[f"remigration_{months}m"] = float(ratio((left & cohort).sum(), cohort.sum()))
     cohort12 = (arrival >= 0) & (arrival <= horizon - 1 - 12)
-    sustainable = sustainable_at_12m(arrival, score_12m, horizon)
+    sustainable = sustainable_at_12m(arrival, score_12m, horizon, threshold)
     out["sustainable_share_12m"] = float(ratio(sustainable.sum(), cohort12.sum()))
     return out
 
@@ -266,9 +268,10 @@ def outcomes_and_series(model: HandoverModel) -> tuple[dict[str, float], pd.Data
     out["dropped_cases"] = float(ts["dropped"].sum())
     out["dropped_cases_window"] = float(ts.loc[ts["month"] >= m.handover_start, "dropped"].sum())
     out["unmet_need_months"] = float(ts["unmet_need"].sum())
+    threshold = model.params.country.returnees.sustainable_score
     out |= reintegration_outcomes(arrival, pop.view("status"), pop.view("exit_month") - model.spinup,
-                                  pop.view("score_12m"), horizon)
-    sustainable = sustainable_at_12m(arrival, pop.view("score_12m"), horizon).sum()
+                                  pop.view("score_12m"), horizon, threshold)
+    sustainable = sustainable_at_12m(arrival, pop.view("score_12m"), horizon, threshold).sum()
     out |= spend_outcomes(ts)
     total = out["donor_spend"] + out["national_spend"]
     out["cost_per_covered_episode"] = float(ratio(total, np.nansum(covered) * k))

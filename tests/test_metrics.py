@@ -123,6 +123,8 @@ def test_reintegration_outcomes_exact():
     np.testing.assert_array_equal(sustainable_at_12m(arrival, score, horizon),
                                   [False, False, True, False, True, False])
     assert out["sustainable_share_12m"] == pytest.approx(2 / 4)
+    stricter = reintegration_outcomes(arrival, status, exit_month, score, horizon, threshold=0.55)
+    assert stricter["sustainable_share_12m"] == pytest.approx(1 / 4)
 
 
 def test_spend_outcomes_exact():
