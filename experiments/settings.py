@@ -24,10 +24,10 @@ from omegaconf import MISSING
 from experiments.config import (
     ConfigError,
     compose,
+    group_options,
     refuse_single_scenario,
     require_fraction,
     require_int,
-    require_positive,
     require_scenarios,
     require_seed,
 )
@@ -73,8 +73,8 @@ class CompareSettings(CommonSettings):
         executor: where runs execute (configs/executor/*.yaml).
         scenarios: scenario names; null means the whole library (resolved by `check`).
         replications: R >= 2 replications per scenario.
-        reference: paired differences are taken against this scenario.
-        gap_threshold_months: a replication counts towards gap_risk at this many gap months.
+        reference: paired differences are taken against this scenario (compared even if
+            not listed in `scenarios`, then first).
         level: confidence level of every interval, in (0, 1).
         posterior: folder written by `handover calibrate`; replication r uses posterior
             parameter set r in every scenario (null: the profile's parameters).
@@ -84,7 +84,6 @@ class CompareSettings(CommonSettings):
     scenarios: Optional[list[str]] = None
     replications: int = MISSING
     reference: str = MISSING
-    gap_threshold_months: float = MISSING
     level: float = MISSING
     posterior: Optional[str] = None
 
@@ -93,12 +92,13 @@ class CompareSettings(CommonSettings):
         super().check()
         self.scenarios = require_scenarios(vars(self))
         if self.reference not in self.scenarios:
-            raise ConfigError(
-                f"reference: '{self.reference}' is not among the compared scenarios; "
-                f"allowed: {', '.join(self.scenarios)}"
-            )
+            library = group_options("scenario")
+            if self.reference not in library:
+                raise ConfigError(
+                    f"reference: unknown scenario '{self.reference}'; allowed: {', '.join(library)}"
+                )
+            self.scenarios = [self.reference, *self.scenarios]  # differences need the reference
         require_int(vars(self), "replications", 2)
-        require_positive(vars(self), "gap_threshold_months")
         require_fraction(vars(self), "level")
 
 
@@ -201,7 +201,6 @@ class StressSettings(CommonSettings):
         futures: K >= 1 futures drawn by Latin hypercube.
         replications: R >= 1 replications per scenario x future.
         sample_seed: seed of the Latin hypercube; null means `seed`.
-        gap_threshold_months: a replication counts towards gap_risk at this many months.
         thresholds: satisficing thresholds (coverage_target, gap_metric, gap_tolerance).
         criterion: robustness criterion (see docs/stress.md).
         discovery: scenario discovery options (scenario, failure, PRIM settings).
@@ -216,7 +215,6 @@ class StressSettings(CommonSettings):
     futures: int = MISSING
     replications: int = MISSING
     sample_seed: Optional[int] = None
-    gap_threshold_months: float = MISSING
     thresholds: Any = MISSING
     criterion: str = MISSING
     discovery: Any = MISSING
@@ -232,7 +230,6 @@ class StressSettings(CommonSettings):
         if self.sample_seed is None:
             self.sample_seed = self.seed
         require_int(vars(self), "sample_seed", 0)
-        require_positive(vars(self), "gap_threshold_months")
         require_int(vars(self), "timeseries_replications", 0)
 
 

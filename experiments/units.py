@@ -7,7 +7,7 @@ graded gap measures...) are formatted and clipped without being listed here:
 kind        names (patterns)                           range       shown as
 ==========  =========================================  ==========  =====================
 ``usd``     ``*spend*`` (not ``*share*``), ``cost_*``  >= 0        ``1,234,567`` USD
-``share``   ``coverage*``, ``*share*``, ``*risk*``,    [0, 1]      ``12.3`` %
+``share``   ``coverage*``, ``*share*``, ``*risk*``, ``gap_depth*``,    [0, 1]      ``12.3`` %
             ``remigration*``, ``*drawdown*``
 ``months``  ``*_months`` (not need-months)             >= 0        ``12.6`` months
 ``count``   ``*cases*``, ``dropped*``, ``*need*``,     >= 0        ``1,234``
@@ -66,7 +66,7 @@ def kind(column: str) -> str:
     if ("spend" in name and "share" not in name) or name.startswith("cost_"):
         return "usd"
     if (name.startswith(("coverage", "remigration", "sustainable", "baseline_coverage"))
-            or any(k in name for k in ("share", "risk", "drawdown", "density"))):
+            or any(k in name for k in ("share", "risk", "drawdown", "gap_depth", "density"))):
         return "share"
     if any(k in name for k in ("cases", "dropped", "need", "episodes", "arrivals", "caseload",
                                "persons")):

@@ -48,15 +48,18 @@ def toy_job(spec: dict) -> dict:
                       "national_spend": np.full(months, 500.0)}),
         Path(spec["series_path"]),
     )
+    gap = float(rng.random() < (0.7 if spec["scenario"] == "abrupt_exit" else 0.3))
     return {"coverage": float(cov.mean()), "dropped_cases": float(dropped.sum()),
-            "gap_months": float(rng.integers(0, 6)), "donor_spend": 12000.0,
-            "national_spend": 18000.0}
+            "gap_months": float(rng.integers(0, 6)), "material_gap": gap,
+            "material_gap_programme": max(gap, float(rng.random() < 0.5)),
+            "material_gap_region_x": float(rng.random() < 0.2),
+            "gap_episodes": 100.0 * gap, "donor_spend": 12000.0, "national_spend": 18000.0}
 
 
 def _toy_run(tmp_path, *extra):
     out = tmp_path / "cmp"
-    args = ["scenarios=[status_quo,abrupt_exit]", "replications=4", f"output_dir={out}",
-            *extra]
+    args = ["scenarios=[status_quo,abrupt_exit]", "replications=4", "reference=status_quo",
+            f"output_dir={out}", *extra]
     return run_comparison(args, job_fn=toy_job)
 
 
@@ -82,7 +85,7 @@ def test_pipeline_files_and_consistency(tmp_path, capsys):
         m, lo, hi = t_interval(grp["coverage"])
         assert row["coverage_mean"] == pytest.approx(m, rel=1e-12)
         assert (row["coverage_lo"], row["coverage_hi"]) == pytest.approx((lo, hi), rel=1e-12)
-        k = int((grp["gap_months"] >= 3).sum())
+        k = int(grp["material_gap"].sum())
         assert row["gap_count"] == k
         assert row["gap_risk_hi"] == pytest.approx(wilson_interval(k, 4)[2], rel=1e-12)
     a = runs[runs.scenario == "abrupt_exit"].set_index("replication")["dropped_cases"]
@@ -107,7 +110,7 @@ def counting_toy_job(spec: dict) -> dict:
 
 def test_rerun_resumes_with_same_results(tmp_path):
     out = tmp_path / "cmp"
-    args = ["scenarios=[status_quo,abrupt_exit]", "replications=3", f"output_dir={out}"]
+    args = ["scenarios=[status_quo,abrupt_exit]", "replications=3", "reference=status_quo", f"output_dir={out}"]
     CALLS.clear()
     run_comparison(args, job_fn=counting_toy_job)
     assert len(CALLS) == 6
@@ -120,11 +123,17 @@ def test_rerun_resumes_with_same_results(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(out / "timeseries.parquet"), ts_first)
 
 
-def test_gap_threshold_override(tmp_path):
-    _, table, _ = _toy_run(tmp_path, "gap_threshold_months=5")
+def test_gap_risk_by_group_and_worst_group(tmp_path):
+    _, table, _ = _toy_run(tmp_path)
     runs = pd.read_parquet(tmp_path / "cmp" / "runs.parquet")
-    k = (runs[runs.scenario == "status_quo"]["gap_months"] >= 5).sum()
-    assert table.set_index("scenario").loc["status_quo", "gap_count"] == k
+    for name, grp in runs.groupby("scenario"):
+        row = table.set_index("scenario").loc[name]
+        prog, region = grp["material_gap_programme"].mean(), grp["material_gap_region_x"].mean()
+        assert row["gap_risk_programme"] == pytest.approx(prog)
+        assert row["gap_risk_any_group"] == pytest.approx(max(prog, region))
+        assert row["gap_risk_any_group_name"] == ("programme" if prog >= region else "region_x")
+    html = (tmp_path / "cmp" / "report.html").read_text()
+    assert "Gaps by group" in html and "worst group" in html
 
 
 @pytest.mark.parametrize(
@@ -133,7 +142,6 @@ def test_gap_threshold_override(tmp_path):
         ("scenarios=[status_quo,no_such_plan]", "scenarios"),
         ("reference=no_such_plan", "reference"),
         ("replications=1", "replications"),
-        ("gap_threshold_months=0", "gap_threshold_months"),
         ("scenario=abrupt_exit", "scenario"),
     ],
 )
@@ -149,22 +157,22 @@ def test_bad_input_rejected_before_writing(tmp_path, override, field):
     assert not out.exists()
 
 
-def test_reference_must_be_compared(tmp_path):
-    out = tmp_path / "never"
-    with pytest.raises(ConfigError, match="reference: 'status_quo'.*allowed: abrupt_exit"):
-        run_comparison(["scenarios=[abrupt_exit]", f"output_dir={out}"], job_fn=toy_job)
-    assert not out.exists()
+def test_reference_is_compared_even_if_not_listed():
+    _, settings = load_settings("compare", ["scenarios=[abrupt_exit]", "reference=status_quo"])
+    assert settings.scenarios == ["status_quo", "abrupt_exit"]
+    with pytest.raises(ConfigError, match="reference: unknown scenario 'nope'.*allowed: abrupt_exit"):
+        load_settings("compare", ["scenarios=[abrupt_exit]", "reference=nope"])
 
 
 def test_default_scenarios_are_the_library():
     _, settings = load_settings("compare")
     assert settings.scenarios == group_options("scenario")
-    assert settings.replications == 30 and settings.reference == "status_quo"
+    assert settings.replications == 30 and settings.reference == "continuation"
 
 
 def test_jobs_use_each_scenario_file():
     _, settings = load_settings("compare", ["scenarios=[status_quo,abrupt_exit]",
-                                            "replications=2"])
+                                            "replications=2", "reference=status_quo"])
     jobs = build_jobs(["model.horizon_months=48"], settings, seed=5)
     assert [(j["scenario"], j["replication"]) for j in jobs] == [
         ("status_quo", 0), ("status_quo", 1), ("abrupt_exit", 0), ("abrupt_exit", 1)]
@@ -235,7 +243,7 @@ def test_cli_end_to_end_files_match(cli_run):
             m, lo, hi = t_interval(grp[col])
             assert indexed.loc[name, f"{col}_mean"] == pytest.approx(m, rel=1e-9, abs=1e-12)
             assert indexed.loc[name, f"{col}_hi"] == pytest.approx(hi, rel=1e-9, abs=1e-12)
-        k = int((grp["gap_months"] >= 3).sum())
+        k = int(grp["material_gap"].sum())
         assert indexed.loc[name, "gap_risk"] == pytest.approx(k / QUICK_R)
         d = grp.set_index("replication")["coverage"] - ref["coverage"]
         assert indexed.loc[name, "diff_coverage"] == pytest.approx(d.mean(), abs=1e-12)
@@ -292,7 +300,7 @@ def test_abrupt_exit_drops_more_cases_default_profile(tmp_path):
     linear_taper and hybrid_safety_net (paired t-test on replications, one-sided p < 0.01)."""
     out = tmp_path / "study"
     _, table, failed = run_comparison(
-        ["scenarios=[status_quo,abrupt_exit,linear_taper,hybrid_safety_net]",
+        ["scenarios=[status_quo,abrupt_exit,linear_taper,hybrid_safety_net]", "reference=status_quo",
          "replications=30", f"output_dir={out}", "executor=processes"]
     )
     assert failed == 0
@@ -300,7 +308,7 @@ def test_abrupt_exit_drops_more_cases_default_profile(tmp_path):
     assert runs.groupby("scenario").size().min() == 30
     for other in ("linear_taper", "hybrid_safety_net"):
         assert _one_sided_p(runs, "abrupt_exit", other) < 0.01, other
-    diffs = paired_differences(runs, ["coverage"], "status_quo", gap_threshold=None)
+    diffs = paired_differences(runs, ["coverage"], "status_quo", gap_groups=None)
     assert ((diffs.diff_hi - diffs.diff_lo) < (diffs.unpaired_hi - diffs.unpaired_lo)).all()
 
 
@@ -313,7 +321,7 @@ def failing_toy_job(spec: dict) -> dict:
 def test_failed_runs_are_reported_not_fatal(tmp_path):
     out = tmp_path / "cmp"
     _, table, failed = run_comparison(
-        ["scenarios=[status_quo,abrupt_exit]", "replications=3", f"output_dir={out}"],
+        ["scenarios=[status_quo,abrupt_exit]", "replications=3", "reference=status_quo", f"output_dir={out}"],
         job_fn=failing_toy_job,
     )
     assert failed == 1

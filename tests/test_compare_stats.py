@@ -14,6 +14,7 @@ from experiments.compare.paired import (
     comparison_table,
     paired_differences,
     paired_t,
+    pareto_tiers,
     rank_scenarios,
     scenario_summary,
     t_interval,
@@ -120,6 +121,8 @@ def _runs(corr_noise: float, seed: int = 0, r: int = 20) -> pd.DataFrame:
                     "seed": 100 + i,
                     "coverage": 0.5 + shift + common[i] + own[i],
                     "gap_months": float(i % 5),
+                    "material_gap": float(i % 5 >= 3),
+                    "material_gap_vulnerable": float(i % 4 == 0),
                 }
             )
     return pd.DataFrame(rows)
@@ -149,14 +152,16 @@ def test_pairing_is_by_replication_not_row_order():
 
 def test_summary_and_gap_risk():
     runs = _runs(corr_noise=0.1, r=20)
-    s = scenario_summary(runs, ["coverage"], gap_threshold=3).set_index("scenario")
-    # gap_months = i % 5 over i=0..19 -> values 3 and 4 are gaps: 8 of 20
+    s = scenario_summary(runs, ["coverage"]).set_index("scenario")
+    # material_gap = (i % 5 >= 3) over i=0..19: 8 of 20
     assert s.loc["other", "gap_count"] == 8
     assert s.loc["other", "gap_risk"] == pytest.approx(0.4)
     p, lo, hi = wilson_interval(8, 20)
     assert (s.loc["other", "gap_risk_lo"], s.loc["other", "gap_risk_hi"]) == (lo, hi)
-    s4 = scenario_summary(runs, ["coverage"], gap_threshold=4).set_index("scenario")
-    assert s4.loc["other", "gap_count"] == 4
+    assert s.loc["other", "gap_risk_vulnerable"] == pytest.approx(5 / 20)
+    assert s.loc["other", "gap_risk_vulnerable_count"] == 5
+    assert s.loc["other", "gap_risk_any_group"] == pytest.approx(0.25)
+    assert s.loc["other", "gap_risk_any_group_name"] == "vulnerable"
     m, lo, hi = t_interval(runs[runs.scenario == "other"].coverage)
     assert s.loc["other", "coverage_mean"] == m
     assert s.loc["other", "n"] == 20
@@ -167,16 +172,26 @@ def test_reference_unknown_is_config_error():
         paired_differences(_runs(0.1), ["coverage"], "nope")
 
 
-def test_rank_lexicographic_with_ties():
+def test_rank_pareto_tiers_then_gaps_then_coverage_with_ties():
     summary = pd.DataFrame(
         {
-            "scenario": ["a", "b", "c", "d"],
-            "coverage_mean": [0.7, 0.9, 0.7, 0.7],
-            "gap_risk": [0.2, 0.5, 0.1, 0.2],
-            "dropped_cases_mean": [5.0, 9.0, 1.0, 5.0],
+            "scenario": ["a", "b", "c", "d", "e"],
+            "coverage_mean": [0.7, 0.9, 0.7, 0.7, 0.6],
+            "gap_risk": [0.2, 0.5, 0.1, 0.2, 0.3],
+            "gap_episodes_mean": [50.0, 10.0, 40.0, 50.0, 60.0],
+            "dropped_cases_mean": [5.0, 9.0, 1.0, 5.0, 0.0],
         }
     )
-    assert list(rank_scenarios(summary)) == [3, 1, 2, 3]
+    # c and b are on the Pareto front (tier 1); c has the lower gap risk so ranks first.
+    # a and d (tied) are beaten by c on all three: tier 2; e is beaten by a: tier 3.
+    assert list(pareto_tiers(summary)) == [2, 1, 1, 2, 3]
+    assert list(rank_scenarios(summary)) == [3, 2, 1, 3, 5]
+
+
+def test_rank_puts_steady_design_above_spike_and_crash():
+    summary = pd.DataFrame({"scenario": ["steady", "spiky"], "coverage_mean": [0.30, 0.35],
+                            "gap_risk": [0.0, 1.0], "gap_episodes_mean": [0.0, 5000.0]})
+    assert list(rank_scenarios(summary)) == [1, 2]
 
 
 def test_comparison_table_shape():

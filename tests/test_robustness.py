@@ -143,6 +143,9 @@ def test_tidy_outcomes_averages_replications_and_counts_gap_risk():
             "seed": [1, 2, 3, 1, 2],
             "coverage": [0.5, 0.7, 99.0, 0.4, 0.6],
             "gap_months": [2.0, 4.0, 99.0, 3.0, 5.0],
+            "material_gap": [0.0, 1.0, 1.0, 1.0, 1.0],
+            "material_gap_programme": [1.0, 1.0, 1.0, 0.0, 0.0],
+            "material_gap_region_x": [0.0, 0.0, 1.0, 0.0, 1.0],
             "error": [None, None, "boom", None, None],
         }
     )
@@ -151,6 +154,9 @@ def test_tidy_outcomes_averages_replications_and_counts_gap_risk():
     np.testing.assert_allclose(t["coverage"], [0.6, 0.5])
     np.testing.assert_allclose(t["gap_months"], [3.0, 4.0])
     np.testing.assert_allclose(t["gap_risk"], [0.5, 1.0])
+    np.testing.assert_allclose(t["gap_risk_programme"], [1.0, 0.0])
+    np.testing.assert_allclose(t["gap_risk_any_group"], [1.0, 0.5])  # max(programme, region_x)
+    assert "material_gap" not in t.columns
     assert list(t["replications"]) == [2, 2]
     assert "seed" not in t.columns
 
@@ -176,9 +182,10 @@ def test_ties_are_broken_by_mean_coverage_regret_and_said():
     assert "tie is broken by the smaller mean regret in coverage" in why
 
 
-def test_tidy_outcomes_skips_undefined_gap_months():
+def test_tidy_outcomes_skips_undefined_gap_flags():
     runs = pd.DataFrame({"scenario": ["A"] * 3, "future": [0] * 3, "replication": [0, 1, 2],
-                         "coverage": [0.5, 0.6, 0.7], "gap_months": [5.0, np.nan, 1.0]})
+                         "coverage": [0.5, 0.6, 0.7], "gap_months": [5.0, np.nan, 1.0],
+                         "material_gap": [1.0, np.nan, 0.0]})
     t = tidy_outcomes(runs)
     assert t.loc[0, "gap_risk"] == 0.5  # 1 of the 2 replications with a defined value
     assert t.loc[0, "gap_months"] == 3.0

@@ -17,6 +17,7 @@ from experiments.stress.robustness import Thresholds, summarize, tidy_outcomes
 from experiments.stress.driver import (
     analyse,
     build_jobs,
+    metrics_for,
     stress_plan,
     run_stress,
     sample_futures,
@@ -42,6 +43,7 @@ def toy_stress_job(spec: dict) -> dict:
     out = {
         "coverage": 0.65 + 0.3 * pw + noise - (0.2 if abrupt else 0.0),
         "gap_months": (6.0 if bad else 0.0) + noise,
+        "material_gap": float(bad),
         "baseline_coverage": 0.7,
         "donor_spend": 1000.0 * (0.3 if abrupt else 1.0),
         "national_spend": 500.0 * fiscal,
@@ -217,7 +219,7 @@ def test_analyse_is_pure_and_respects_thresholds():
     for s, cov in (("status_quo", 0.7), ("abrupt_exit", 0.5)):
         for k in range(6):
             rows.append({"scenario": s, "future": k, "replication": 0, "coverage": cov,
-                         "gap_months": 0.0, "error": None})
+                         "gap_months": 0.0, "material_gap": 0.0, "error": None})
     res = analyse(pd.DataFrame(rows), futures, space, settings)
     assert res.robustness.loc["status_quo", "satisficing_share"] == 1.0
     assert res.robustness.loc["abrupt_exit", "satisficing_share"] == 0.0
@@ -248,7 +250,9 @@ def test_stress_with_the_simulator(tmp_path):
     assert runs["seed"].nunique() == 1
     tidy = tidy_outcomes(runs.drop(columns=["cut_size", "political_will", "fiscal_space"]))
     th = Thresholds(**compose("stress", args[:-1])["thresholds"])
-    expect = summarize(tidy, th, ["coverage", "gap_risk", "gap_months"])
+    metrics = metrics_for(th, tidy.columns)
+    assert {"gap_risk_programme", "gap_risk_vulnerable", "gap_risk_any_group"} <= set(metrics)  # subgroup view
+    expect = summarize(tidy, th, metrics)
     robust = pd.read_csv(out / "robustness.csv", index_col="scenario")
     pd.testing.assert_frame_equal(robust.sort_index(), expect.sort_index(), check_dtype=False,
                                   rtol=1e-12)

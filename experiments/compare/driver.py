@@ -31,6 +31,7 @@ from experiments.study.runner import replication_seeds, run_study, study_failed
 #: Outcomes summarised in comparison.csv (those the simulator returns; missing ones skipped).
 OUTCOMES = (
     "coverage",
+    "coverage_programme",
     "coverage_nonprogramme",
     "coverage_vulnerable",
     "dropped_cases",
@@ -40,6 +41,8 @@ OUTCOMES = (
     "gap_episodes",
     "gap_depth",
     "gap_duration",
+    "gap_episodes_programme",
+    "gap_episodes_vulnerable",
     "sustainable_share_12m",
     "remigration_12m",
     "remigration_24m",
@@ -175,14 +178,8 @@ def run_comparison(
     runs = runs.sort_values(["scenario", "replication"], key=_scenario_order(settings))
     runs = runs.reset_index(drop=True)
     outcomes = [o for o in OUTCOMES if o in runs.columns]
-    table = comparison_table(
-        runs, outcomes, settings.reference, settings.gap_threshold_months,
-        settings.level,
-    )
-    diffs = paired_differences(
-        runs, outcomes, settings.reference, settings.level,
-        settings.gap_threshold_months,
-    )
+    table = comparison_table(runs, outcomes, settings.reference, settings.level)
+    diffs = paired_differences(runs, outcomes, settings.reference, settings.level)
     series = collect_series(jobs, ("scenario", "replication", "seed"))
 
     write_parquet_atomic(runs, out / "runs.parquet")
@@ -194,8 +191,7 @@ def run_comparison(
     from experiments.compare.plots import draw_all
 
     figures = draw_all(
-        out, cfg.get("model", {}).get("handover_start"), settings.gap_threshold_months,
-        settings.reference, settings.level,
+        out, cfg.get("model", {}).get("handover_start"), settings.reference, settings.level,
     )
     seeds = replication_seeds(cfg["seed"], settings.replications)
     descriptions = {j["scenario"]: j["config"]["scenario"].get("description", "") for j in jobs}
@@ -233,8 +229,8 @@ def summary_frame(table: pd.DataFrame, reference: str) -> pd.DataFrame:
 
     Returns:
         DataFrame of strings: rank, scenario, coverage %, gap risk %, dropped cases, and
-        the paired differences from the reference in coverage (percentage points) and
-        dropped cases, each with its confidence interval.
+        gap episodes, the paired differences from the reference in coverage (percentage
+        points), gap risk and dropped cases, each with its confidence interval.
     """
     rows = []
     for _, row in table.sort_values("rank").iterrows():
@@ -242,13 +238,37 @@ def summary_frame(table: pd.DataFrame, reference: str) -> pd.DataFrame:
         rec["coverage %"] = _ci(row, "coverage_mean", 1, 100.0)
         if "gap_risk" in row:
             rec["gap risk %"] = _ci(row, "gap_risk", 0, 100.0)
+        if "gap_episodes_mean" in row:
+            rec["gap episodes"] = _ci(row, "gap_episodes_mean", 0)
         if "dropped_cases_mean" in row:
             rec["dropped cases"] = _ci(row, "dropped_cases_mean", 0)
         is_ref = row["scenario"] == reference
         if "diff_coverage" in row:
             rec["Δ coverage (pp)"] = "reference" if is_ref else _ci(row, "diff_coverage", 1, 100.0)
+        if "diff_gap_risk" in row:
+            rec["Δ gap risk (pp)"] = "reference" if is_ref else _ci(row, "diff_gap_risk", 0, 100.0)
         if "diff_dropped_cases" in row:
             rec["Δ dropped"] = "reference" if is_ref else _ci(row, "diff_dropped_cases", 0)
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def subgroup_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Gap risk by group (strings, ranked order): everyone, programme, vulnerable, and the
+    worst group with its name; gap episodes of programme and vulnerable returnees."""
+    rows = []
+    for _, row in table.sort_values("rank").iterrows():
+        rec = {"rank": int(row["rank"]), "scenario": row["scenario"]}
+        for col, label in (("gap_risk", "all %"), ("gap_risk_programme", "programme %"),
+                           ("gap_risk_vulnerable", "vulnerable %"), ("gap_risk_any_group", "worst group %")):
+            if col in row:
+                rec[label] = _ci(row, col, 0, 100.0)
+        if "gap_risk_any_group_name" in row:
+            rec["worst group"] = row["gap_risk_any_group_name"]
+        for col, label in (("gap_episodes_programme_mean", "programme gap episodes"),
+                           ("gap_episodes_vulnerable_mean", "vulnerable gap episodes")):
+            if col in row:
+                rec[label] = _ci(row, col, 0)
         rows.append(rec)
     return pd.DataFrame(rows)
 
@@ -332,15 +352,23 @@ def build_report(
         "numbers); differences from the reference scenario "
         f"'{ref}' are therefore paired, replication by replication.\n\n"
         f"Numbers in brackets are {pct} confidence intervals: t-intervals over replications "
-        "for means; Wilson score intervals for gap risk (the share of replications with at "
-        f"least {settings.gap_threshold_months:g} gap months, i.e. months where rolling "
-        "coverage fell more than the tolerated fraction below its pre-handover baseline). "
-        "A paired difference whose interval excludes 0 is a difference the replications "
-        "support; the unpaired interval is shown for contrast only. "
+        "for means; Wilson score intervals for gap risk, the share of replications with a "
+        "material gap: at least "
+        f"{model.get('gap_min_months', '?')} months in a row whose cohort coverage fell more "
+        f"than {model.get('gap_delta', 0) * 100:g} % below the run's own pre-handover "
+        "baseline by more than cohort-sampling noise explains (one-sided binomial test at "
+        f"level {model.get('gap_alpha', '?')}). Gap episodes: need episodes that missed "
+        "timely service because coverage fell below the baseline (persons). A paired "
+        "difference whose interval excludes 0 is a difference the replications support; "
+        "gap-risk differences use an interval built for paired proportions (Newcombe) and "
+        "the exact McNemar test; the unpaired interval is shown for contrast only. "
         f"{uncertainty}\n\n"
-        "Ranking: highest mean coverage first; ties broken by lower gap risk, then fewer "
-        f"dropped cases. Rank 1 here: {best['scenario']}. The model is illustrative and "
-        "not calibrated: read differences between scenarios, not absolute levels.",
+        "Ranking: coverage and gaps together. Scenarios are first sorted into Pareto tiers "
+        "on mean coverage, gap risk and mean gap episodes (tier 1: no other scenario is at "
+        "least as good on all three and better on one); within a tier, lower gap risk "
+        "first, then higher coverage, then fewer gap episodes and dropped cases. Rank 1 "
+        f"here: {best['scenario']}. The model is illustrative and not calibrated: read "
+        "differences between scenarios, not absolute levels.",
     )
     if descriptions:
         rep.add_list(
@@ -353,15 +381,25 @@ def build_report(
         caption=f"Means with {pct} CIs; coverage and gap risk in %; Δ = paired difference "
         f"from {ref} (coverage in percentage points) with its {pct} CI.",
     )
+    rep.add_table(
+        "Gaps by group",
+        subgroup_frame(table),
+        caption=f"Gap risk in % with {pct} Wilson intervals for everyone, programme and "
+        "vulnerable returnees and the worst group (of programme, non-programme, vulnerable, "
+        "each region and each service area, named); mean gap episodes (persons) of "
+        "programme and vulnerable returnees. Each group is measured against its own baseline.",
+    )
     for heading, path, caption in figures:
         rep.add_figure(heading, path, caption)
     rep.add_table(
         f"Paired differences against {ref}",
         differences_frame(diffs, ["coverage", "dropped_cases", "unmet_need_months", "gap_risk",
+                                  "gap_risk_programme", "gap_risk_vulnerable", "gap_episodes",
                                   "donor_spend", "national_spend"]),
         caption=f"Mean of (scenario − {ref}) over matched replications with its paired {pct} "
-        "t-interval; shares in percentage points, spend in USD. p: two-sided paired t-test. "
-        "Every outcome, with the unpaired (Welch) interval for contrast, is in the CSV.",
+        "t-interval; shares in percentage points, spend in USD. p: two-sided paired t-test "
+        "(gap risk: Newcombe's interval for paired proportions and the exact McNemar "
+        "p-value). Every outcome, with the unpaired (Welch) interval for contrast, is in the CSV.",
         csv_name="paired_differences.csv",
     )
     means = [c for c in table.columns if c.endswith("_mean")]

@@ -9,16 +9,16 @@ Formulas (level = 0.95 by default, alpha = 1 - level):
 
 * mean and t-interval of an outcome over the R runs of a scenario:
   ``mean ± t_{1-alpha/2, R-1} * s / sqrt(R)`` (s = sample standard deviation, ddof=1).
-* ``gap_risk`` = k / R, the share of replications with ``gap_months >= threshold``,
-  with the Wilson score interval
-  ``(p + z²/2R ± z * sqrt(p(1-p)/R + z²/4R²)) / (1 + z²/R)``, z = Φ⁻¹(1 - alpha/2).
+* ``gap_risk`` (overall and per group): share of replications with a material gap, with
+  the Wilson score interval; paired differences of gap risk use Newcombe's interval for
+  paired proportions and the exact McNemar test (both in `experiments.gap_risk`).
 * paired difference of scenario A vs reference B: d_r = A_r - B_r over the replications
   both ran; ``mean(d) ± t_{1-alpha/2, n-1} * sd(d) / sqrt(n)``, and the two-sided paired
   t-test p-value (as `scipy.stats.ttest_rel`).
 * unpaired (Welch) interval of the same difference, for contrast: ``mean(A) - mean(B) ±
   t_{1-alpha/2, nu} * sqrt(s_A²/n_A + s_B²/n_B)`` with Welch–Satterthwaite nu. With
   positively correlated runs (common random numbers) the paired interval is narrower.
-* ranking: see `rank_scenarios`.
+* ranking: coverage and gap measures together, see `rank_scenarios`.
 """
 
 from __future__ import annotations
@@ -31,15 +31,25 @@ import pandas as pd
 from scipy import stats
 
 from experiments.config import ConfigError
+from experiments.gap_risk import flag_columns, paired_risk_difference, risk_name, scenario_risks
+from experiments.gap_risk import wilson_interval  # noqa: F401  (re-exported: part of this API)
 
 #: Columns that identify a run rather than measure it.
 ID_COLUMNS = ("scenario", "replication", "seed")
 
-#: Default ranking: (column of the summary table, ascending?). Higher coverage first,
-#: then lower gap risk, then fewer dropped cases.
+#: Pareto criteria of the ranking: (column of the summary table, higher is better?).
+PARETO_BY: tuple[tuple[str, bool], ...] = (
+    ("coverage_mean", True),
+    ("gap_risk", False),
+    ("gap_episodes_mean", False),
+)
+
+#: Order within a Pareto tier: (column, ascending?). Fewer material gaps first, then higher
+#: coverage, then fewer gap episodes and dropped cases.
 DEFAULT_RANK_BY: tuple[tuple[str, bool], ...] = (
-    ("coverage_mean", False),
     ("gap_risk", True),
+    ("coverage_mean", False),
+    ("gap_episodes_mean", True),
     ("dropped_cases_mean", True),
 )
 
@@ -65,31 +75,6 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
         return (mean, math.nan, math.nan)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return (mean, mean - half, mean + half)
-
-
-def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """Proportion k/n with its Wilson score interval.
-
-    Args:
-        k: number of successes (0 <= k <= n).
-        n: number of trials.
-        level: confidence level in (0, 1).
-
-    Returns:
-        (p, lower, upper); all NaN when n == 0.
-    """
-    if n == 0:
-        return (math.nan, math.nan, math.nan)
-    if not 0 <= k <= n:
-        raise ValueError(f"k must be in [0, n], got k={k}, n={n}")
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return (p, lo, hi)
 
 
 def welch_interval(
@@ -170,38 +155,30 @@ def outcome_columns(runs: pd.DataFrame) -> list[str]:
 def scenario_summary(
     runs: pd.DataFrame,
     outcomes: Sequence[str],
-    gap_threshold: float = 3,
     level: float = 0.95,
-    gap_column: str = "gap_months",
 ) -> pd.DataFrame:
-    """Per-scenario means with t-intervals, and gap risk with a Wilson interval.
+    """Per-scenario means with t-intervals, and gap risk per group with Wilson intervals.
 
     Args:
         runs: runs table (see module docstring).
         outcomes: outcome columns to summarise.
-        gap_threshold: a replication counts as a gap when `gap_column >= gap_threshold`.
         level: confidence level.
-        gap_column: per-run column counted for gap risk; skipped if absent.
 
     Returns:
         DataFrame, one row per scenario (first-appearance order), columns `scenario`,
-        `n` (runs with at least one non-missing outcome), then `<o>_mean, <o>_lo, <o>_hi` per outcome, then `gap_risk`,
-        `gap_risk_lo`, `gap_risk_hi`, `gap_count` (when `gap_column` is present).
+        `n` (runs with at least one non-missing outcome), then `<o>_mean, <o>_lo, <o>_hi` per
+        outcome, then the gap-risk columns of `experiments.gap_risk.scenario_risks` (when
+        the runs have `material_gap` flags).
     """
     _check_runs(runs, outcomes)
+    flags = list(flag_columns(runs).values())
     rows = []
     for name, grp in runs.groupby("scenario", sort=False):
         valid = grp[list(outcomes)].notna().any(axis=1) if len(outcomes) else grp["scenario"].notna()
         row: dict[str, float | str | int] = {"scenario": name, "n": int(valid.sum())}
         for col in outcomes:
             row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = t_interval(grp[col], level)
-        if gap_column in grp:
-            gaps = grp[gap_column].dropna()
-            k = int((gaps >= gap_threshold).sum())
-            row["gap_risk"], row["gap_risk_lo"], row["gap_risk_hi"] = wilson_interval(
-                k, int(gaps.size), level
-            )
-            row["gap_count"] = k
+        row |= scenario_risks(grp[flags], level)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -211,28 +188,26 @@ def paired_differences(
     outcomes: Sequence[str],
     reference: str,
     level: float = 0.95,
-    gap_threshold: float | None = 3,
-    gap_column: str = "gap_months",
+    gap_groups: Sequence[str] | None = ("", "programme", "vulnerable"),
 ) -> pd.DataFrame:
     """Paired (and, for contrast, unpaired Welch) differences vs a reference scenario.
 
     Runs are matched on `replication`; replications missing in either scenario are left
-    out of the paired estimate. With `gap_threshold` set and `gap_column` present, the
-    gap indicator (`gap_column >= gap_threshold`, 0/1) is compared too, under the outcome
-    name `gap_risk` (a t-interval on 0/1 paired differences: approximate for small R).
+    out of the paired estimate. Gap risk of each group in `gap_groups` whose
+    `material_gap` flag the runs have is compared too, as outcome `gap_risk` /
+    `gap_risk_<group>`, with Newcombe's paired interval and the exact McNemar p-value
+    (`experiments.gap_risk.paired_risk_difference`; no unpaired interval).
 
     Args:
         runs: runs table.
         outcomes: outcome columns to compare.
         reference: the reference scenario name.
         level: confidence level.
-        gap_threshold: threshold for the gap indicator, or None to skip it.
-        gap_column: per-run gap column.
+        gap_groups: groups whose gap risk is compared ("" = everyone), or None.
 
     Returns:
         Long DataFrame with columns scenario, outcome, n_pairs, diff, diff_lo, diff_hi,
-        p_value (two-sided paired t), unpaired_lo, unpaired_hi; one row per non-reference
-        scenario x outcome.
+        p_value, unpaired_lo, unpaired_hi; one row per non-reference scenario x outcome.
 
     Raises:
         ConfigError: `reference` is not a scenario of the table.
@@ -241,13 +216,8 @@ def paired_differences(
     names = list(dict.fromkeys(runs["scenario"]))
     if reference not in names:
         raise ConfigError(f"reference: '{reference}' not among scenarios; allowed: {', '.join(names)}")
-    frame = runs.copy()
-    cols = list(outcomes)
-    if gap_threshold is not None and gap_column in frame:
-        frame["gap_risk"] = (frame[gap_column] >= gap_threshold).astype(float)
-        frame.loc[frame[gap_column].isna(), "gap_risk"] = np.nan
-        cols.append("gap_risk")
-    wide = {name: grp.set_index("replication") for name, grp in frame.groupby("scenario")}
+    flags = {g: c for g, c in flag_columns(runs).items() if gap_groups is not None and g in gap_groups}
+    wide = {name: grp.set_index("replication") for name, grp in runs.groupby("scenario")}
     ref = wide[reference]
     rows = []
     for name in names:
@@ -255,24 +225,19 @@ def paired_differences(
             continue
         cur = wide[name]
         common = cur.index.intersection(ref.index)
-        for col in cols:
+        compared = [(col, col, False) for col in outcomes] + [(c, risk_name(g), True) for g, c in flags.items()]
+        for col, label, is_flag in compared:
             a = cur.loc[common, col].to_numpy(float)
             b = ref.loc[common, col].to_numpy(float)
-            diff, lo, hi, p = paired_t(a, b, level)
-            _, ulo, uhi = welch_interval(cur[col], ref[col], level)
-            rows.append(
-                {
-                    "scenario": name,
-                    "outcome": col,
-                    "n_pairs": int(np.sum(~np.isnan(a - b))),
-                    "diff": diff,
-                    "diff_lo": lo,
-                    "diff_hi": hi,
-                    "p_value": p,
-                    "unpaired_lo": ulo,
-                    "unpaired_hi": uhi,
-                }
-            )
+            if is_flag:
+                diff, lo, hi, p = paired_risk_difference(a, b, level)
+                ulo = uhi = math.nan
+            else:
+                diff, lo, hi, p = paired_t(a, b, level)
+                _, ulo, uhi = welch_interval(cur[col], ref[col], level)
+            rows.append({"scenario": name, "outcome": label, "n_pairs": int(np.sum(~np.isnan(a - b))),
+                         "diff": diff, "diff_lo": lo, "diff_hi": hi, "p_value": p,
+                         "unpaired_lo": ulo, "unpaired_hi": uhi})
     return pd.DataFrame(
         rows,
         columns=[
@@ -282,29 +247,66 @@ def paired_differences(
     )
 
 
-def rank_scenarios(
-    summary: pd.DataFrame, rank_by: Sequence[tuple[str, bool]] = DEFAULT_RANK_BY
-) -> pd.Series:
-    """Rank scenarios lexicographically by summary columns (1 = best).
+def pareto_tiers(summary: pd.DataFrame, criteria: Sequence[tuple[str, bool]] = PARETO_BY) -> pd.Series:
+    """Non-dominated sorting: tier 1 = scenarios no other scenario beats on every criterion.
 
-    Default order: highest mean coverage first; ties broken by lowest gap risk, then by
-    fewest mean dropped cases. Keys absent from `summary` are skipped; exact ties on all
-    keys share the smallest rank ("min" method).
+    A scenario dominates another when it is at least as good on every criterion and
+    strictly better on one (NaN counts as worst). Tier 2 is the front once tier 1 is
+    removed, and so on. Criteria absent from `summary` are skipped.
+
+    Args:
+        summary: one row per scenario.
+        criteria: (column, higher is better?) pairs.
+
+    Returns:
+        Integer Series aligned with `summary.index`, named `tier`.
+    """
+    cols = [(c, hi) for c, hi in criteria if c in summary.columns]
+    if not cols:
+        return pd.Series(1, index=summary.index, name="tier")
+    # Scores where higher is better, NaN -> -inf.
+    score = np.column_stack([
+        np.nan_to_num(summary[c].to_numpy(float) * (1 if hi else -1), nan=-np.inf) for c, hi in cols
+    ])
+    tier = np.zeros(len(summary), dtype=int)
+    level = 0
+    while (tier == 0).any():
+        level += 1
+        left = np.flatnonzero(tier == 0)
+        for i in left:
+            others = score[left]
+            beaten = ((others >= score[i]).all(axis=1) & (others > score[i]).any(axis=1)).any()
+            if not beaten:
+                tier[i] = level
+    return pd.Series(tier, index=summary.index, name="tier")
+
+
+def rank_scenarios(
+    summary: pd.DataFrame,
+    rank_by: Sequence[tuple[str, bool]] = DEFAULT_RANK_BY,
+    pareto_by: Sequence[tuple[str, bool]] = PARETO_BY,
+) -> pd.Series:
+    """Rank scenarios on coverage and gaps together (1 = best).
+
+    First by Pareto tier on mean coverage, gap risk and mean gap episodes
+    (`pareto_tiers`): a scenario that another beats on all three ranks below it. Within
+    a tier, lexicographically by `rank_by` (default: lower gap risk, then higher mean
+    coverage, then fewer gap episodes, then fewer dropped cases), so a design that holds
+    coverage without material gaps ranks above one that reaches more coverage but
+    crashes. Keys absent from `summary` are skipped; exact ties share the smallest rank.
 
     Args:
         summary: output of `scenario_summary`.
-        rank_by: (column, ascending) pairs, most important first.
+        rank_by: (column, ascending) pairs used within a tier, most important first.
+        pareto_by: (column, higher is better) criteria of the tiers.
 
     Returns:
         Integer Series aligned with `summary.index`, named `rank`.
     """
-    keys = [(c, asc) for c, asc in rank_by if c in summary.columns]
-    if not keys:
-        return pd.Series(1, index=summary.index, name="rank")
-    # Sort-order tuple per row; equal tuples get equal ranks.
-    ordered = summary.sort_values(
-        [c for c, _ in keys], ascending=[a for _, a in keys], kind="mergesort",
-        na_position="last",
+    frame = summary.assign(_tier=pareto_tiers(summary, pareto_by))
+    keys = [("_tier", True)] + [(c, asc) for c, asc in rank_by if c in summary.columns]
+    ordered = frame.sort_values(
+        [c for c, _ in keys], ascending=[a for _, a in keys], kind="mergesort", na_position="last",
     )
     tuples = [tuple(r) for r in ordered[[c for c, _ in keys]].itertuples(index=False)]
     ranks, prev, current = {}, None, 0
@@ -319,30 +321,28 @@ def comparison_table(
     runs: pd.DataFrame,
     outcomes: Sequence[str],
     reference: str,
-    gap_threshold: float = 3,
     level: float = 0.95,
     rank_by: Sequence[tuple[str, bool]] = DEFAULT_RANK_BY,
 ) -> pd.DataFrame:
-    """One row per scenario: summary, paired differences vs the reference, rank.
+    """One row per scenario: summary, paired differences vs the reference, tier and rank.
 
-    Columns: `scenario`, `n`, `<o>_mean/_lo/_hi` per outcome, `gap_risk`,
-    `gap_risk_lo/_hi`, `gap_count`, then per compared quantity q (outcomes and
-    `gap_risk`) `diff_<q>`, `diff_<q>_lo`, `diff_<q>_hi`, `diff_<q>_p` (paired vs the
-    reference; zero / NaN for the reference row itself), and `rank`.
+    Columns: `scenario`, `n`, `<o>_mean/_lo/_hi` per outcome, the gap-risk columns, then
+    per compared quantity q (outcomes, `gap_risk`, `gap_risk_programme`,
+    `gap_risk_vulnerable`) `diff_<q>`, `diff_<q>_lo`, `diff_<q>_hi`, `diff_<q>_p` (paired
+    vs the reference; zero / NaN for the reference row itself), `tier` and `rank`.
 
     Args:
         runs: runs table.
         outcomes: outcome columns.
         reference: reference scenario for paired differences.
-        gap_threshold: gap-risk threshold in months.
         level: confidence level.
-        rank_by: ranking keys (see `rank_scenarios`).
+        rank_by: order within a Pareto tier (see `rank_scenarios`).
 
     Returns:
         The comparison DataFrame with `scenario` as first column.
     """
-    summary = scenario_summary(runs, outcomes, gap_threshold, level)
-    diffs = paired_differences(runs, outcomes, reference, level, gap_threshold)
+    summary = scenario_summary(runs, outcomes, level)
+    diffs = paired_differences(runs, outcomes, reference, level)
     table = summary.copy()
     for q in diffs["outcome"].unique() if len(diffs) else []:
         sub = diffs[diffs["outcome"] == q].set_index("scenario")
@@ -351,5 +351,6 @@ def comparison_table(
             table[col] = table["scenario"].map(sub[src])
             is_ref = table["scenario"] == reference
             table.loc[is_ref, col] = 0.0 if suffix != "_p" else math.nan
+    table["tier"] = pareto_tiers(table).astype(int)
     table["rank"] = rank_scenarios(table, rank_by).astype(int)
     return table

@@ -37,8 +37,9 @@ FIGURES = {
     "gap_risk": (
         "gap_risk.png",
         "Gap risk",
-        "Share of replications with a coverage gap of at least the threshold number of "
-        "months, with {pct} Wilson intervals.",
+        "Share of replications with a material gap (coverage below the tolerance line of "
+        "the run's own baseline, beyond sampling noise, for several months in a row), "
+        "with {pct} Wilson intervals.",
     ),
     "differences": (
         "paired_differences.png",
@@ -137,13 +138,12 @@ def plot_band_lines(
     return save_figure(fig, path)
 
 
-def plot_gap_risk(comparison: pd.DataFrame, path: Path, threshold: float | None = None) -> Path:
+def plot_gap_risk(comparison: pd.DataFrame, path: Path) -> Path:
     """Horizontal bars of gap risk per scenario with Wilson intervals.
 
     Args:
         comparison: comparison table (scenario, gap_risk, gap_risk_lo, gap_risk_hi).
         path: PNG destination.
-        threshold: gap threshold in months, for the axis label.
 
     Returns:
         The PNG path.
@@ -158,10 +158,7 @@ def plot_gap_risk(comparison: pd.DataFrame, path: Path, threshold: float | None 
     ax.barh(y, p, color=[colours[n] for n in names], alpha=0.8)
     ax.errorbar(p, y, xerr=[p - lo, hi - p], fmt="none", ecolor="black", capsize=3, lw=1)
     ax.set_yticks(y, names)
-    label = "gap risk, % of replications"
-    if threshold is not None:
-        label += f" (gap_months >= {threshold:g})"
-    ax.set_xlabel(label)
+    ax.set_xlabel("gap risk, % of replications with a material gap")
     ax.set_xlim(0, 100)
     ax.grid(axis="x", alpha=0.3)
     return save_figure(fig, path)
@@ -262,7 +259,6 @@ def _pick(columns: set[str], kind: str) -> str | None:
 def draw_all(
     out: Path,
     handover_start: float | None = None,
-    gap_threshold: float | None = None,
     reference: str | None = None,
     level: float = 0.95,
 ) -> list[tuple[str, Path, str]]:
@@ -272,7 +268,6 @@ def draw_all(
         out: study folder with comparison.csv, paired_differences.csv and (optionally)
             timeseries.parquet.
         handover_start: month the handover window starts (dashed lines), or None.
-        gap_threshold: gap threshold in months (axis label), or None.
         reference: reference scenario name (difference titles), or None.
         level: confidence level of the bands (intervals in the tables are computed
             by experiments.compare.paired at the same level).
@@ -294,7 +289,7 @@ def draw_all(
             handover_start, scale=100.0, reference=reference, level=level,
         )
     if "gap_risk" in comparison:
-        drawn["gap_risk"] = plot_gap_risk(comparison, out / FIGURES["gap_risk"][0], gap_threshold)
+        drawn["gap_risk"] = plot_gap_risk(comparison, out / FIGURES["gap_risk"][0])
     diff_path = out / "paired_differences.csv"
     if diff_path.exists() and reference:
         diffs = pd.read_csv(diff_path)

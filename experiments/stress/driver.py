@@ -28,7 +28,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ from experiments.stress.discovery import Failure, describe_box, discover
 from experiments.study.outputs import collect_series, resolve_output_dir
 from experiments.stress.robustness import (
     DEFAULT_METRICS,
+    SUBGROUP_METRICS,
     DIRECTIONS,
     Thresholds,
     criteria,
@@ -125,7 +126,6 @@ class StressPlan:
     sample_seed: int
     thresholds: Thresholds
     criterion: str
-    gap_threshold_months: float
     discovery_scenarios: list[str]
     failure: Failure
     discovery_options: dict[str, Any]
@@ -149,11 +149,10 @@ def stress_plan(settings: StressSettings) -> StressPlan:
     if not isinstance(th, Mapping) or set(th) - allowed_th:
         raise ConfigError(f"thresholds: allowed keys {', '.join(sorted(allowed_th))}")
     thresholds = Thresholds(**th)
-    metrics = _metrics(thresholds)
+    metrics = metrics_for(thresholds)
     crit = cfg.get("criterion", "max_satisficing")
     if crit not in criteria(metrics):
         raise ConfigError(f"criterion: unknown '{crit}'; allowed: {', '.join(criteria(metrics))}")
-    gap_thr = settings.gap_threshold_months
     disc = dict(cfg.get("discovery") or {})
     which = disc.pop("scenario", None)
     if which is None:
@@ -180,12 +179,15 @@ def stress_plan(settings: StressSettings) -> StressPlan:
         )
     options.update(disc)
     ts = settings.timeseries_replications
-    return StressPlan(names, futures, reps, sample_seed, thresholds, crit, float(gap_thr),
+    return StressPlan(names, futures, reps, sample_seed, thresholds, crit,
                     list(which), failure, options, min(ts, reps))
 
 
-def _metrics(thresholds: Thresholds) -> list[str]:
-    return list(dict.fromkeys([*DEFAULT_METRICS, thresholds.gap_metric]))
+def metrics_for(thresholds: Thresholds, columns: Iterable[str] | None = None) -> list[str]:
+    """Metrics summarised: the defaults, the subgroup view and the thresholds' gap metric;
+    with `columns`, the subgroup metrics the tidy table lacks are left out."""
+    sub = [m for m in SUBGROUP_METRICS if columns is None or m in columns]
+    return list(dict.fromkeys([*DEFAULT_METRICS, *sub, thresholds.gap_metric]))
 
 
 # --------------------------------------------------------------------------- jobs
@@ -300,14 +302,14 @@ def analyse(
         The `StressResult`.
     """
     base = runs.drop(columns=[c for c in space.names if c in runs.columns])
-    tidy = tidy_outcomes(base, gap_months_failure=settings.gap_threshold_months)
+    tidy = tidy_outcomes(base)
     tidy = tidy.merge(futures, on="future", how="left")
     order = {s: i for i, s in enumerate(settings.scenarios)}
     tidy = tidy.sort_values(
         ["scenario", "future"], key=lambda c: c.map(order) if c.name == "scenario" else c
     )
     tidy = tidy.reset_index(drop=True)
-    robust = summarize(tidy, settings.thresholds, _metrics(settings.thresholds))
+    robust = summarize(tidy, settings.thresholds, metrics_for(settings.thresholds, tidy.columns))
     best, reason = most_robust(robust, settings.criterion, settings.thresholds)
     boxes, trajs, findings = [], [], []
     for name in settings.discovery_scenarios:

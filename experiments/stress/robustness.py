@@ -31,6 +31,7 @@ from typing import Iterable
 import pandas as pd
 
 from experiments.config import ConfigError
+from experiments.gap_risk import flag_columns, replication_risk, risk_name
 
 #: metric -> direction ("max": higher is better, "min": lower is better)
 DIRECTIONS: dict[str, str] = {
@@ -38,7 +39,11 @@ DIRECTIONS: dict[str, str] = {
     "coverage_vulnerable": "max",
     "sustainable_share_12m": "max",
     "gap_risk": "min",
+    "gap_risk_programme": "min",
+    "gap_risk_vulnerable": "min",
+    "gap_risk_any_group": "min",
     "gap_months": "min",
+    "gap_episodes": "min",
     "dropped_cases": "min",
     "unmet_need_months": "min",
     "gap_depth": "min",
@@ -47,11 +52,12 @@ DIRECTIONS: dict[str, str] = {
 #: metrics summarised by default (mean / worst / quantile / regret)
 DEFAULT_METRICS: tuple[str, ...] = ("coverage", "gap_risk", "gap_months")
 
+#: the subgroup view, summarised too when the runs have it (the simulator's do)
+SUBGROUP_METRICS: tuple[str, ...] = ("gap_risk_programme", "gap_risk_vulnerable", "gap_risk_any_group",
+                                     "gap_episodes")
+
 #: spend columns summarised (means; national also worst case)
 SPEND_COLUMNS: tuple[str, ...] = ("donor_spend", "national_spend")
-
-#: gap_months at or above this count as a gap episode when computing gap risk
-GAP_MONTHS_FAILURE = 3
 
 _KEYS = ("scenario", "future")
 
@@ -96,22 +102,18 @@ class Thresholds:
         )
 
 
-def tidy_outcomes(
-    runs: pd.DataFrame,
-    keys: Iterable[str] = _KEYS,
-    gap_months_failure: float = GAP_MONTHS_FAILURE,
-) -> pd.DataFrame:
+def tidy_outcomes(runs: pd.DataFrame, keys: Iterable[str] = _KEYS) -> pd.DataFrame:
     """Average replications into one row per scenario x future.
 
     Rows with a non-empty `error` column (failed jobs) are dropped. Numeric outcome
-    columns are averaged (missing values skipped); `gap_risk` is the share of
-    replications with `gap_months >= gap_months_failure` among those where `gap_months`
-    is defined (if the column is present); `replications` counts the runs averaged.
+    columns are averaged (missing values skipped); `gap_risk` and `gap_risk_<group>` are
+    the shares of replications with a material gap (`material_gap[_<group>]` flags, those
+    defined; `experiments.gap_risk`), `gap_risk_any_group` the largest group risk;
+    `replications` counts the runs averaged.
 
     Args:
         runs: one row per run with the key columns, `replication` and outcome columns.
         keys: grouping columns.
-        gap_months_failure: gap months that make a run count as a gap episode.
 
     Returns:
         The tidy table, sorted by the keys, with a default index.
@@ -129,10 +131,14 @@ def tidy_outcomes(
     ]
     grouped = frame.groupby(keys, sort=True)
     out = grouped[numeric].mean()
-    if "gap_months" in frame.columns:
-        gm = frame["gap_months"].astype(float)
-        failed = (gm >= gap_months_failure).astype(float).where(gm.notna())
-        out["gap_risk"] = failed.groupby([frame[k] for k in keys], sort=True).mean()
+    groups = [frame[k] for k in keys]
+    flags = flag_columns(frame)
+    for group, col in flags.items():
+        out = out.drop(columns=col)
+        out[risk_name(group)] = replication_risk(frame[col].astype(float), groups)
+    named = [risk_name(g) for g in flags if g]
+    if named:
+        out["gap_risk_any_group"] = out[named].max(axis=1)
     out["replications"] = grouped.size()
     return out.reset_index()
 
