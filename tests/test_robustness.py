@@ -16,6 +16,7 @@ from experiments.stress.robustness import (
     satisfies,
     summarize,
     tidy_outcomes,
+    versus_reference,
 )
 
 # 3 scenarios x 4 futures.
@@ -189,3 +190,11 @@ def test_tidy_outcomes_skips_undefined_gap_flags():
     t = tidy_outcomes(runs)
     assert t.loc[0, "gap_risk"] == 0.5  # 1 of the 2 replications with a defined value
     assert t.loc[0, "gap_months"] == 3.0
+
+
+def test_versus_reference_is_the_paired_difference_per_future():
+    t = pd.DataFrame({"scenario": ["continuation", "A", "continuation", "A", "B"],
+                      "future": [0, 0, 1, 1, 2], "gap_episodes": [10.0, 25.0, 5.0, 5.0, 7.0]})
+    v = versus_reference(t)
+    np.testing.assert_allclose(v["gap_episodes_vs_continuation"], [0.0, 15.0, 0.0, 0.0, np.nan])
+    assert "gap_episodes_vs_continuation" not in versus_reference(t[t.scenario != "continuation"])

@@ -48,6 +48,7 @@ from experiments.stress.robustness import (
     most_robust,
     summarize,
     tidy_outcomes,
+    versus_reference,
 )
 from experiments.study.runner import replication_seeds
 
@@ -302,7 +303,7 @@ def analyse(
         The `StressResult`.
     """
     base = runs.drop(columns=[c for c in space.names if c in runs.columns])
-    tidy = tidy_outcomes(base)
+    tidy = versus_reference(tidy_outcomes(base))
     tidy = tidy.merge(futures, on="future", how="left")
     order = {s: i for i, s in enumerate(settings.scenarios)}
     tidy = tidy.sort_values(

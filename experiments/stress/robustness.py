@@ -44,6 +44,7 @@ DIRECTIONS: dict[str, str] = {
     "gap_risk_any_group": "min",
     "gap_months": "min",
     "gap_episodes": "min",
+    "gap_episodes_vs_continuation": "min",
     "dropped_cases": "min",
     "unmet_need_months": "min",
     "gap_depth": "min",
@@ -54,7 +55,10 @@ DEFAULT_METRICS: tuple[str, ...] = ("coverage", "gap_risk", "gap_months")
 
 #: the subgroup view, summarised too when the runs have it (the simulator's do)
 SUBGROUP_METRICS: tuple[str, ...] = ("gap_risk_programme", "gap_risk_vulnerable", "gap_risk_any_group",
-                                     "gap_episodes")
+                                     "gap_episodes", "gap_episodes_vs_continuation")
+
+#: the counterfactual scenario handover-attributable losses are measured against
+COUNTERFACTUAL = "continuation"
 
 #: spend columns summarised (means; national also worst case)
 SPEND_COLUMNS: tuple[str, ...] = ("donor_spend", "national_spend")
@@ -141,6 +145,30 @@ def tidy_outcomes(runs: pd.DataFrame, keys: Iterable[str] = _KEYS) -> pd.DataFra
         out["gap_risk_any_group"] = out[named].max(axis=1)
     out["replications"] = grouped.size()
     return out.reset_index()
+
+
+def versus_reference(table: pd.DataFrame, reference: str = COUNTERFACTUAL,
+                     columns: Iterable[str] = ("gap_episodes",)) -> pd.DataFrame:
+    """Add `<column>_vs_<reference>`: each scenario's value minus the reference scenario's
+    value in the same future (same seeds, so a paired difference; the handover-attributable
+    loss when the reference is `continuation`). Unchanged if the reference is absent.
+
+    Args:
+        table: tidy table (scenario, future, outcomes).
+        reference: reference scenario name.
+        columns: outcome columns to difference.
+
+    Returns:
+        A copy of `table` with the new columns (NaN where the reference lacks the future).
+    """
+    cols = [c for c in columns if c in table.columns]
+    ref = table[table["scenario"] == reference].set_index("future")
+    out = table.copy()
+    if ref.empty:
+        return out
+    for col in cols:
+        out[f"{col}_vs_{reference}"] = out[col].to_numpy() - out["future"].map(ref[col]).to_numpy()
+    return out
 
 
 def complete_futures(table: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
