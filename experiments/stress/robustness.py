@@ -137,12 +137,12 @@ def tidy_outcomes(runs: pd.DataFrame, keys: Iterable[str] = _KEYS) -> pd.DataFra
     out = grouped[numeric].mean()
     groups = [frame[k] for k in keys]
     flags = flag_columns(frame)
-    for group, col in flags.items():
-        out = out.drop(columns=col)
-        out[risk_name(group)] = replication_risk(frame[col].astype(float), groups)
+    risks = pd.DataFrame({risk_name(g): replication_risk(frame[c].astype(float), groups)
+                          for g, c in flags.items()}, index=out.index)
     named = [risk_name(g) for g in flags if g]
     if named:
-        out["gap_risk_any_group"] = out[named].max(axis=1)
+        risks["gap_risk_any_group"] = risks[named].max(axis=1)
+    out = pd.concat([out.drop(columns=list(flags.values())), risks], axis=1)
     out["replications"] = grouped.size()
     return out.reset_index()
 
