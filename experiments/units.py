@@ -7,8 +7,8 @@ graded gap measures...) are formatted and clipped without being listed here:
 kind        names (patterns)                           range       shown as
 ==========  =========================================  ==========  =====================
 ``usd``     ``*spend*`` (not ``*share*``), ``cost_*``  >= 0        ``1,234,567`` USD
-``share``   ``coverage*``, ``*share*``, ``*risk*``, ``gap_depth*``,    [0, 1]      ``12.3`` %
-            ``remigration*``, ``*drawdown*``
+``share``   ``coverage*``, ``*share*``, ``*risk*``,    [0, 1]      ``12.3`` %
+            ``remigration*``, ``*drawdown*``, ``gap_depth*``
 ``months``  ``*_months`` (not need-months)             >= 0        ``12.6`` months
 ``count``   ``*cases*``, ``dropped*``, ``*need*``,     >= 0        ``1,234``
             ``*episodes*``,
