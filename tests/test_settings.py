@@ -45,7 +45,7 @@ def test_bad_values_name_the_field(command, override, message):
 
 
 def test_null_scenarios_mean_the_library_and_sample_seed_defaults_to_seed():
-    _, compare = load_settings("compare", ["scenarios=[abrupt_exit,status_quo]"])
+    _, compare = load_settings("compare", ["scenarios=[abrupt_exit,status_quo]", "reference=status_quo"])
     assert compare.scenarios == ["abrupt_exit", "status_quo"]
     _, stress = load_settings("stress", ["seed=7"])
     assert stress.sample_seed == 7 and len(stress.scenarios) >= 9
