@@ -21,6 +21,7 @@ COMMANDS = {
     "stress": ("experiments.stress.driver", "robustness of exit strategies across futures"),
     "calibrate": ("experiments.calibrate.driver", "fit declared factors to the targets (ABC-SMC)"),
     "validate": ("experiments.calibrate.validate", "the model against the profile's targets (source)"),
+    "app": ("experiments.app.driver", "scenario explorer in the browser (host=, port=)"),
 }
 
 

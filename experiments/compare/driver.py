@@ -24,6 +24,7 @@ import pandas as pd
 from experiments.study.atomic import write_csv_atomic, write_parquet_atomic
 from experiments.config import compose, run_config
 from experiments.settings import CompareSettings, load_settings
+from experiments import units
 from experiments.compare.paired import comparison_table, paired_differences
 from experiments.study.outputs import collect_series, resolve_output_dir
 from experiments.study.runner import replication_seeds, run_study, study_failed
@@ -217,6 +218,7 @@ def _ci(row: pd.Series, point: str, digits: int, scale: float = 1.0) -> str:
     m, lo, hi = (row.get(c, math.nan) for c in (point, f"{base}_lo", f"{base}_hi"))
     if m is None or math.isnan(m):
         return "n/a"
+    lo, hi = units.clip(base, lo), units.clip(base, hi)  # e.g. coverage never below 0
     return f"{m * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
 
 

@@ -85,6 +85,39 @@ def band(series: pd.DataFrame, column: str, level: float = 0.95) -> pd.DataFrame
     return out.rename(columns={"count": "n"}).drop(columns="std")
 
 
+def draw_band_lines(
+    ax: plt.Axes,
+    series: pd.DataFrame,
+    column: str,
+    scenarios: Sequence[str],
+    handover_start: float | None = None,
+    cumulative: bool = False,
+    scale: float = 1.0,
+    reference: str | None = None,
+    level: float = 0.95,
+) -> None:
+    """Draw the mean per scenario with confidence bands on `ax` (see `plot_band_lines`)."""
+    data = series[["scenario", "replication", "month", column]].copy()
+    data = data.sort_values(["scenario", "replication", "month"])
+    if cumulative:
+        data[column] = data.groupby(["scenario", "replication"])[column].cumsum()
+    b = band(data, column, level)  # clipped in the quantity's own units, then scaled
+    b[["mean", "lo", "hi"]] = b[["mean", "lo", "hi"]] * scale
+    colours = scenario_colours(scenarios)
+    for name in scenarios:
+        s = b[b["scenario"] == name]
+        if s.empty:
+            continue
+        is_ref = name == reference
+        ax.plot(s["month"], s["mean"], color=colours[name], lw=2.2 if is_ref else 1.5,
+                label=f"{name} (reference)" if is_ref else name, zorder=3 if is_ref else 2)
+        ax.fill_between(s["month"], s["lo"], s["hi"], color=colours[name], alpha=0.18, lw=0)
+    reference_line(ax, handover_start)
+    ax.set_xlabel("month")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, frameon=False)
+
+
 def plot_band_lines(
     series: pd.DataFrame,
     column: str,
@@ -105,7 +138,7 @@ def plot_band_lines(
         path: PNG destination.
         ylabel: y-axis label.
         scenarios: scenarios in legend order.
-        handover_start: month of the dashed vertical line, or None.
+        handover_start: month of the labelled dashed vertical line, or None.
         cumulative: draw the running sum per run instead of monthly values.
         scale: multiply values (e.g. 100 for percent).
         reference: scenario drawn thicker, on top and labelled "(reference)", or None.
@@ -114,27 +147,10 @@ def plot_band_lines(
     Returns:
         The PNG path.
     """
-    data = series[["scenario", "replication", "month", column]].copy()
-    data = data.sort_values(["scenario", "replication", "month"])
-    if cumulative:
-        data[column] = data.groupby(["scenario", "replication"])[column].cumsum()
-    b = band(data, column, level)  # clipped in the quantity's own units, then scaled
-    b[["mean", "lo", "hi"]] = b[["mean", "lo", "hi"]] * scale
-    colours = scenario_colours(scenarios)
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    for name in scenarios:
-        s = b[b["scenario"] == name]
-        if s.empty:
-            continue
-        is_ref = name == reference
-        ax.plot(s["month"], s["mean"], color=colours[name], lw=2.2 if is_ref else 1.5,
-                label=f"{name} (reference)" if is_ref else name, zorder=3 if is_ref else 2)
-        ax.fill_between(s["month"], s["lo"], s["hi"], color=colours[name], alpha=0.18, lw=0)
-    reference_line(ax, handover_start)
-    ax.set_xlabel("month")
+    draw_band_lines(ax, series, column, scenarios, handover_start, cumulative, scale,
+                    reference, level)
     ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2, frameon=False)
     return save_figure(fig, path)
 
 

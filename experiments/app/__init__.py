@@ -1,0 +1,1 @@
+"""`handover app`: the scenario explorer in the browser (Solara). See docs/app.md."""
