@@ -153,6 +153,7 @@ EXAMPLES: tuple[Example, ...] = (
         command="handover sensitivity method=morris n=10 replications=1 model.scale=100 \\\n"
                 "    executor=processes executor.workers=2",
         docs=("docs/sensitivity.md",),
+        output=False,  # the worked example shows the figure and discusses the numbers
         figures={"fig_morris_coverage.png": "sensitivity_morris_coverage.png"},
         files={"indices.csv": ("outcome", "factor"), "runs.parquet": ()},
         small=("space=tiny", "n=2", "executor=serial", "executor.workers=1", *SMALL_RUN),

@@ -30,7 +30,7 @@ def test_assumptions_are_the_sa_space_factors_with_the_profile_defaults():
 
 
 def test_overrides_compose_into_a_valid_compare_config(tmp_path):
-    from experiments.compare.driver import parse_settings
+    from experiments.settings import load_settings
 
     a = core.assumptions("tunisia_like")[0]
     settings = {
@@ -41,11 +41,10 @@ def test_overrides_compose_into_a_valid_compare_config(tmp_path):
         "assumptions": {a.path: a.high}, "workers": 2, "output_dir": str(tmp_path / "x"),
     }
     ov = core.overrides(settings)
-    cfg = compose("compare", ov)
-    parsed = parse_settings(cfg)
+    cfg, parsed = load_settings("compare", ov)
     # the reference is added to the scenarios when the user left it out
-    assert parsed["scenarios"] == ["status_quo", "abrupt_exit", "linear_taper"]
-    assert parsed["replications"] == 4 and parsed["reference"] == "status_quo"
+    assert parsed.scenarios == ["status_quo", "abrupt_exit", "linear_taper"]
+    assert parsed.replications == 4 and parsed.reference == "status_quo"
     assert cfg["model"]["scale"] == 20 and cfg["model"]["handover_start"] == 12
     assert get_dotted(cfg, a.path) == pytest.approx(a.high)
     assert cfg["executor"]["kind"] == "processes" and cfg["executor"]["workers"] == 2
