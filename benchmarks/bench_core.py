@@ -12,10 +12,14 @@ Runs a 120-month `nigeria_like` / `status_quo` simulation with one agent per per
 - the peak number of active returnees,
 - a *bare numpy pass* measured in the same process: arrays as long as the peak active
   population, a few elementwise operations and one random draw per element, repeated for
-  as many months as the model ran; and the ratio model / bare.
+  as many months as the model ran; and the ratio model / bare. The bare pass is short and
+  the machine shared, so it is timed `--bare-reps` times after every model run (same
+  load); the ratio of each model run to the bare passes next to it is printed too,
+- with `--memory-scan`, the peak RSS of one run at 0.5x, 1x and 2x the arrivals, each in
+  a fresh interpreter (memory should grow linearly with the agents created).
 
-The target (DESIGN.md, performance shape) is <= 0.5 us per returnee-month with >= 100,000
-active returnees; the script prints whether this run meets it. `nigeria_like` peaks near
+The targets are <= 0.5 us per returnee-month and model / bare <= 10x with >= 100,000
+active returnees; the script prints whether this run meets the first. `nigeria_like` peaks near
 83,500 active returnees at 1:1, so add `country.arrivals.monthly_mean=3600` to reach the
 100,000 mark.
 
@@ -25,6 +29,7 @@ Usage::
     .venv/bin/python benchmarks/bench_core.py --reps 1 --profile 15 # + cProfile top 15
     .venv/bin/python benchmarks/bench_core.py --set country.arrivals.monthly_mean=3600
     .venv/bin/python benchmarks/bench_core.py --json /tmp/bench_core.json
+    .venv/bin/python benchmarks/bench_core.py --memory-scan        # + RSS at 0.5x, 1x, 2x arrivals
 
 The machine is shared: the load average is printed before and after, and CPU time is
 shown next to wall time, so that a slow number can be read in context.
@@ -40,6 +45,7 @@ import os
 import pstats
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,25 +63,6 @@ from experiments.study.jobs import simulate  # noqa: E402
 #: Target cost of one returnee-month (microseconds) and the population it must hold at.
 TARGET_US = 0.5
 TARGET_ACTIVE = 100_000
-
-
-def bench_config(country: str, scenario: str, horizon: int, scale: int,
-                 extra: list[str] | None = None) -> dict[str, Any]:
-    """The run configuration benchmarked (Hydra composition of configs/config.yaml).
-
-    Args:
-        country: country profile name (configs/country).
-        scenario: scenario name (configs/scenario).
-        horizon: months simulated.
-        scale: persons per returnee agent.
-        extra: further Hydra overrides, e.g. ``["country.arrivals.monthly_mean=3600"]``.
-
-    Returns:
-        The plain run configuration (model, country, scenario).
-    """
-    overrides = [f"country={country}", f"scenario={scenario}", f"model.horizon_months={horizon}",
-                 f"model.scale={scale}", *(extra or [])]
-    return run_config(compose("config", overrides))
 
 
 def time_model(config: dict[str, Any], seed: int) -> dict[str, float]:
@@ -143,6 +130,45 @@ def bare_pass(n: int, months: int, seed: int = 0) -> float:
     return wall
 
 
+#: One run in a fresh interpreter; prints RSS before and after (bytes) and the agents created.
+_MEMORY_CHILD = r"""
+import json, resource, sys
+sys.path.insert(0, sys.argv[1])
+from experiments.config import compose, run_config
+from experiments.study.jobs import simulate
+config = run_config(compose("config", json.loads(sys.argv[2])))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+res = simulate(config, int(sys.argv[3]))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"before": before, "after": after, "agents": int(res.model.population.n)}))
+"""
+
+
+def memory_scan(overrides: list[str], monthly_mean: float, factors: list[float], seed: int
+                ) -> list[dict[str, float]]:
+    """Peak RSS of one run per arrivals factor, each in a fresh interpreter.
+
+    Args:
+        overrides: the benchmark's Hydra overrides (country, scenario, horizon, scale, ...).
+        monthly_mean: the profile's mean monthly arrivals (persons), scaled by each factor.
+        factors: multipliers of the arrivals.
+        seed: the run's seed.
+
+    Returns:
+        One row per factor: factor, agents created, RSS before the run and at its peak.
+    """
+    rows = []
+    root = str(Path(__file__).resolve().parents[1])
+    for f in factors:
+        ov = [*overrides, f"country.arrivals.monthly_mean={monthly_mean * f}"]
+        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, root, json.dumps(ov), str(seed)],
+                             check=True, capture_output=True, text=True, cwd=root).stdout
+        got = json.loads(out.strip().splitlines()[-1])
+        rows.append({"factor": f, "agents": got["agents"], "rss_before": got["before"],
+                     "rss_peak": got["after"]})
+    return rows
+
+
 def profile_run(config: dict[str, Any], seed: int, top: int) -> list[dict[str, Any]]:
     """cProfile one run; the `top` functions by cumulative time inside the model's step.
 
@@ -182,33 +208,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions (median reported)")
+    parser.add_argument("--bare-reps", type=int, default=5,
+                        help="bare numpy passes after each model run (median of all reported)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc run")
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="also cProfile one run and print the TOP hotspots")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override (repeatable)")
+    parser.add_argument("--memory-scan", type=float, nargs="*", default=None, metavar="FACTOR",
+                        help="also measure peak RSS at these multiples of the arrivals, each in a "
+                             "fresh interpreter (no value: 0.5 1 2)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
-    config = bench_config(args.country, args.scenario, args.horizon, args.scale, args.set)
+    overrides = [f"country={args.country}", f"scenario={args.scenario}",
+                 f"model.horizon_months={args.horizon}", f"model.scale={args.scale}", *args.set]
+    config = run_config(compose("config", overrides))
     print(f"bench_core: {args.country}/{args.scenario}, {args.horizon} months, scale 1:{args.scale}, "
           f"seed {args.seed}, {args.reps} reps {' '.join(args.set)}")
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
 
     runs = []
     rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    # The bare pass is short and the machine shared: time it several times between the
+    # model runs (same load), and compare medians.
+    peak = None
+    bares: list[float] = []
     for rep in range(args.reps):
         runs.append(time_model(config, args.seed))
         gc.collect()  # the model holds reference cycles (Mesa agents <-> model): free it now
         if rep == 0:
             maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            peak = int(runs[0]["peak_active"])
+        bares += [bare_pass(peak, args.horizon, seed=len(bares)) for _ in range(args.bare_reps)]
         print(f"  model run {rep + 1}/{args.reps}: {runs[-1]['wall_s']:.2f} s wall, "
-              f"{runs[-1]['cpu_s']:.2f} s CPU", flush=True)
+              f"{runs[-1]['cpu_s']:.2f} s CPU; bare passes {', '.join(f'{b:.3f}' for b in bares[-args.bare_reps:])} s",
+              flush=True)
     wall = statistics.median(r["wall_s"] for r in runs)
     cpu = statistics.median(r["cpu_s"] for r in runs)
     months = runs[0]["returnee_months"]
-    peak = int(runs[0]["peak_active"])
-    bare = statistics.median(bare_pass(peak, args.horizon, seed=rep) for rep in range(args.reps))
+    bare = statistics.median(bares)
+    # Each model run against the bare passes right after it, then the median of the ratios.
+    ratios = [r["wall_s"] / statistics.median(bares[i * args.bare_reps:(i + 1) * args.bare_reps])
+              for i, r in enumerate(runs)]
+    spread = (max(bares) - min(bares)) / bare if bares else 0.0
     traced = None if args.no_memory else peak_traced_memory(config, args.seed)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
@@ -223,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         "maxrss_before_bytes": rss_base,
         "agents_created": runs[0]["agents"], "returnee_months": months,
         "returnee_months_per_s": months / wall, "us_per_returnee_month": us,
-        "peak_active": peak, "bare_s": bare, "bare_us_per_element_month": bare_us,
-        "model_over_bare": wall / bare,
+        "peak_active": peak, "bare_s": bare, "bare_s_all": bares, "bare_us_per_element_month": bare_us,
+        "model_over_bare": wall / bare, "model_over_bare_per_run": ratios,
         "meets_target": bool(us <= TARGET_US and peak >= TARGET_ACTIVE),
     }
     mib = 1024 ** 2
@@ -242,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{cpu / months * 1e6:.3f} on CPU time)")
     print(f"  peak active returnees                   {peak:10,d}   (target >= {TARGET_ACTIVE:,})")
     print(f"  bare numpy pass ({peak:,} x {args.horizon})     {bare:10.3f} s   "
-          f"({bare_us:.4f} us per element-month)")
-    print(f"  model / bare                            {wall / bare:10.1f} x")
+          f"({bare_us:.4f} us per element-month; median of {len(bares)}, spread {spread:.0%})")
+    print(f"  model / bare                            {wall / bare:10.1f} x   (per run: "
+          f"{', '.join(f'{x:.1f}' for x in ratios)})")
     print(f"  meets target                            {'yes' if results['meets_target'] else 'no':>10}")
 
     if args.profile:
@@ -253,6 +297,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'cum s':>7} {'own s':>7} {'calls':>7}  function")
         for r in top:
             print(f"  {r['cum_s']:7.2f} {r['own_s']:7.2f} {r['calls']:7d}  {r['function']}")
+    if args.memory_scan is not None:
+        factors = args.memory_scan or [0.5, 1.0, 2.0]
+        mean = config["country"]["arrivals"]["monthly_mean"]
+        scan = memory_scan(overrides, mean, factors, args.seed)
+        results["memory_scan"] = scan
+        print(f"\npeak RSS by arrivals (fresh interpreter per run; {mean:g} arrivals/month = 1x):")
+        print(f"  {'arrivals':>8} {'agents':>10} {'peak RSS MiB':>13} {'minus imports':>14} {'bytes/agent':>12}")
+        for r in scan:
+            net = r["rss_peak"] - r["rss_before"]
+            print(f"  {r['factor']:7.2f}x {r['agents']:10,d} {r['rss_peak'] / mib:13.1f} {net / mib:14.1f} "
+                  f"{net / max(r['agents'], 1):12.0f}")
     if args.json:
         _write_json(args.json, results)
         print(f"\nwrote {args.json}")

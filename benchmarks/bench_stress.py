@@ -1,0 +1,98 @@
+"""Benchmark (not a test): projected time of a gap-focused stress study.
+
+The study benchmarked is the library's scenarios x 50 futures x 2 replications at 1:2 on
+the default profile (`handover stress futures=50 replications=2 model.scale=2`). Its jobs
+are built exactly as `handover stress` builds them; an evenly spaced subset (every k-th
+job, so every scenario and a spread of futures are in it) is run with the chosen executor
+through `run_study`, and the full study's time is projected from the subset's rate.
+Monthly series are not kept (the projection is of the model runs; analysis and figures
+take seconds). Target: <= 15 minutes on 2 cores with the processes executor.
+
+    .venv/bin/python benchmarks/bench_stress.py                 # ~40 jobs on 2 processes
+    .venv/bin/python benchmarks/bench_stress.py --jobs 90 --scale 2 --futures 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments.config import compose, run_config  # noqa: E402
+from experiments.stress.driver import build_jobs, parse_settings, sample_futures, space_from, stress_job  # noqa: E402
+from experiments.study.runner import replication_seeds, run_study  # noqa: E402
+
+#: Target wall time of the full study (minutes, 2 cores).
+TARGET_MIN = 15.0
+
+
+def study_jobs(futures: int, replications: int, scale: int, extra: list[str]) -> list[dict[str, Any]]:
+    """Every job of the stress study, as `handover stress` builds them (no series kept)."""
+    overrides = [f"futures={futures}", f"replications={replications}", f"model.scale={scale}", *extra]
+    cfg = compose("stress", overrides)
+    settings = parse_settings(cfg)
+    space = space_from(cfg.get("stress"))
+    table = sample_futures(space, settings.futures, settings.sample_seed)
+    configs = {name: run_config(compose("stress", [*overrides, f"scenario={name}"]))
+               for name in settings.scenarios}
+    return build_jobs(configs, space, table, replication_seeds(cfg["seed"], settings.replications))
+
+
+def project(n_jobs: int, futures: int, replications: int, scale: int, executor: str, workers: int,
+            extra: list[str] | None = None) -> dict[str, float]:
+    """Run an evenly spaced subset of the study's jobs and project the full study's time.
+
+    Returns:
+        jobs in the study and in the subset, subset wall seconds, runs per second and the
+        projected minutes of the full study.
+    """
+    jobs = study_jobs(futures, replications, scale, extra or [])
+    step = max(len(jobs) // max(n_jobs, 1), 1)
+    subset = jobs[::step][:n_jobs]
+    cfg = {"kind": executor} if executor == "serial" else {"kind": executor, "workers": workers}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        runs = run_study(subset, stress_job, Path(tmp) / "stress", cfg, label="bench", progress=False)
+        wall = time.perf_counter() - start
+    failed = int(runs["error"].notna().sum())
+    if failed:
+        raise RuntimeError(f"{failed} benchmark run(s) failed: {runs['error'].dropna().iloc[0]}")
+    rate = len(subset) / wall
+    return {"study_jobs": len(jobs), "subset_jobs": len(subset), "subset_wall_s": wall,
+            "runs_per_s": rate, "projected_min": len(jobs) / rate / 60}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=40, help="jobs in the measured subset")
+    ap.add_argument("--futures", type=int, default=50)
+    ap.add_argument("--replications", type=int, default=2)
+    ap.add_argument("--scale", type=int, default=2)
+    ap.add_argument("--executor", default="processes", choices=["serial", "processes", "dask"])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra Hydra override of configs/stress.yaml (repeatable)")
+    args = ap.parse_args(argv)
+    load = os.getloadavg()[0]
+    r = project(args.jobs, args.futures, args.replications, args.scale, args.executor, args.workers,
+                args.set)
+    print(f"bench_stress: library scenarios x {args.futures} futures x {args.replications} "
+          f"replications at 1:{args.scale}, executor {args.executor} x {args.workers}")
+    print(f"  study jobs                 {r['study_jobs']}")
+    print(f"  measured subset            {r['subset_jobs']} jobs in {r['subset_wall_s']:.1f} s "
+          f"({r['runs_per_s']:.2f} runs/s)")
+    print(f"  projected full study       {r['projected_min']:.1f} min  (target <= {TARGET_MIN:.0f} min: "
+          f"{'met' if r['projected_min'] <= TARGET_MIN else 'NOT met'})")
+    print(f"  load average before/after  {load:.1f} / {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
