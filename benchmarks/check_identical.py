@@ -6,7 +6,7 @@ settings) are made with the base code and with the code of this checkout, each i
 subprocess. Scalar outcomes and the monthly time series must be bit-for-bit equal (NaN
 equal to NaN); the script stores nothing and exits 1 on the first difference.
 
-    .venv/bin/python benchmarks/check_identical.py                 # base = main
+    .venv/bin/python benchmarks/check_identical.py                 # base = main, every scenario
     .venv/bin/python benchmarks/check_identical.py --base HEAD~1 --seeds 1 2 3
     .venv/bin/python benchmarks/check_identical.py --scenarios status_quo abrupt_exit \
         --set model.scale=5
@@ -63,16 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="main", help="git revision to compare against")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--scenarios", nargs="+",
-                    default=["status_quo", "abrupt_exit", "readiness_triggered", "hybrid_safety_net"])
+    ap.add_argument("--scenarios", nargs="+", default=None,
+                    help="scenario names (default: every file in configs/scenario)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Hydra override for every run (repeatable)")
+    ap.add_argument("--new", type=Path, default=ROOT,
+                    help="folder of the code under test (default: this checkout's working tree)")
     ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--horizon", type=int, default=96)
     args = ap.parse_args(argv)
 
+    scenarios = args.scenarios or sorted(p.stem for p in (ROOT / "configs" / "scenario").glob("*.yaml"))
     jobs = [([f"scenario={s}", f"model.scale={args.scale}", f"model.horizon_months={args.horizon}",
-              *args.set], seed) for s in args.scenarios for seed in args.seeds]
+              *args.set], seed) for s in scenarios for seed in args.seeds]
     commit = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -82,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base_dir)], input=archive, check=True)
-        print(f"check_identical: {len(jobs)} runs, base {args.base} ({commit}) vs working tree")
+        print(f"check_identical: {len(jobs)} runs, base {args.base} ({commit}) vs {args.new}")
         base = _run(base_dir, jobs, tmp, "base")
-        new = _run(ROOT, jobs, tmp, "new")
+        new = _run(args.new.resolve(), jobs, tmp, "new")
     bad = 0
     for (overrides, seed), (bo, bt), (no, nt) in zip(jobs, base, new):
         diffs = _same_outcomes(bo, no)

@@ -43,9 +43,6 @@ SEG = {s: i for i, s in enumerate(SEGMENTS)}
 AREA_SEG = np.array([SEG[a] for a in AREAS])
 AREA_DIM = np.array([DIMENSIONS.index(AREA_DIMENSION[a]) for a in AREAS])
 OPEN_STATES = (Episode.LATENT, Episode.WAITING, Episode.INTERRUPTED)
-#: Lookup tables by episode code (faster than np.isin on large int8 arrays).
-IS_OPEN = np.isin(np.arange(len(Episode)), OPEN_STATES)
-IS_OPEN_OR_SERVED = IS_OPEN | (np.arange(len(Episode)) == Episode.IN_SERVICE)
 
 
 def _rows(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -61,7 +58,17 @@ def _at(column: np.ndarray, rows: np.ndarray, areas: np.ndarray) -> np.ndarray:
 def _cells(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """np.nonzero of a (rows, areas) mask, via the much faster flat version."""
     flat = np.flatnonzero(mask)
-    return flat // N_AREAS, flat % N_AREAS
+    rows = flat // N_AREAS
+    return rows, flat - rows * N_AREAS
+
+
+def _open(ep: np.ndarray) -> np.ndarray:
+    """Episodes with an unmet need (latent, waiting or interrupted).
+
+    Comparisons of int8 arrays are vectorised; a lookup table indexed by the codes
+    (`table[ep]`) is two orders of magnitude slower.
+    """
+    return (ep == Episode.LATENT) | (ep == Episode.WAITING) | (ep == Episode.INTERRUPTED)
 
 
 def _row_any(mask: np.ndarray) -> np.ndarray:
@@ -303,13 +310,19 @@ class HandoverModel(mesa.Model):
         pop.registered[rows] = self.streams.behaviour.random(len(rows)) < reach
 
     # 5 ---------------------------------------------------------------------------
+    def _national_threshold(self) -> np.ndarray:
+        """Flat (modality, profile, area) table: an episode goes to the national channel when
+        its draw `ep_u` is below the entry, i.e. the segment's national share where a funded
+        programme provider accepts the returnee, else 2 (always national)."""
+        share = self.shares[:, AREA_SEG]  # (profile, area)
+        return np.where(self._eligible_now()[:, :, None], share[None], 2.0).ravel()
+
     def _channel_national(self, rows: np.ndarray, areas: np.ndarray) -> np.ndarray:
         pop = self.population
         prof = np.take(pop.profile, rows).astype(np.intp)
         mod = np.take(pop.modality, rows).astype(np.intp)
-        elig = np.take(self._eligible_now().ravel(), mod * len(PROFILES) + prof)
-        share = np.take(self.shares.ravel(), prof * len(SEGMENTS) + np.take(AREA_SEG, areas))
-        return ~elig | (_at(pop.ep_u, rows, areas) < share)
+        code = (mod * len(PROFILES) + prof) * N_AREAS + areas
+        return _at(pop.ep_u, rows, areas) < np.take(self._national_threshold(), code)
 
     def seek_help(self, t: int) -> None:
         """Latent needs (and interrupted cases not transferred) turn into requests for help."""
@@ -321,7 +334,8 @@ class HandoverModel(mesa.Model):
         rows = np.take(act, r)
         state = _at(ep, r, areas)
         keep = ~((state == Episode.INTERRUPTED) & _at(pop.ep_transfer, rows, areas))
-        r, areas, rows, state = r[keep], areas[keep], rows[keep], state[keep]
+        if not keep.all():
+            r, areas, rows, state = r[keep], areas[keep], rows[keep], state[keep]
         national = self._channel_national(rows, areas)
         trust = np.where(national, np.take(pop.trust_gov, rows), np.take(pop.trust_ext, rows))
         reg = np.where(np.take(pop.registered, rows), 1.0, beh.unregistered_factor)
@@ -346,7 +360,8 @@ class HandoverModel(mesa.Model):
         ep = _rows(pop.ep, act)
         r, areas = _cells((ep == Episode.WAITING) | (ep == Episode.INTERRUPTED))
         keep = (ep[r, areas] == Episode.WAITING) | _at(pop.ep_transfer, act[r], areas)
-        r, areas = r[keep], areas[keep]
+        if not keep.all():
+            r, areas = r[keep], areas[keep]
         rows = np.concatenate([act[r], self._reseeking[0]])
         areas = np.concatenate([areas, self._reseeking[1]])
         if len(rows) == 0:
@@ -426,7 +441,7 @@ class HandoverModel(mesa.Model):
             per_area[rows, areas] = gain
             for a in range(N_AREAS):  # in area order, as a sequential scatter-add would
                 score[:, AREA_DIM[a]] += per_area[:, a]
-        unmet = IS_OPEN[ep]
+        unmet = _open(ep)
         unmet_dim = np.zeros((len(act), len(DIMENSIONS)), dtype=bool)
         for a in range(N_AREAS):
             unmet_dim[:, AREA_DIM[a]] |= unmet[:, a]
@@ -475,7 +490,7 @@ class HandoverModel(mesa.Model):
         self._dropped_month = len(r)
         self.dropped_total += len(r)
         # Re-migration.
-        n_unmet = _row_count(IS_OPEN[ep])
+        n_unmet = _row_count(_open(ep))
         score = _rows(pop.score, act)
         composite = (score[:, 0] + score[:, 1] + score[:, 2]) / np.float32(3)
         following = pop.follow_until[act] >= t
@@ -489,7 +504,7 @@ class HandoverModel(mesa.Model):
         self._end_files(act[leaves], t, Status.REMIGRATED)
         # Closure: monitoring over, or nothing open and follow-up finished.
         still, ep = act[~leaves], ep[~leaves]
-        nothing_open = ~_row_any(IS_OPEN_OR_SERVED[ep])
+        nothing_open = ~_row_any(_open(ep) | (ep == Episode.IN_SERVICE))
         aged = t - pop.arrival[still] + 1 >= m.monitoring_months
         finished = nothing_open & (pop.follow_until[still] < t) & _row_any(ep == Episode.DONE)
         ends = aged | finished
@@ -550,8 +565,11 @@ class HandoverModel(mesa.Model):
         beh = self.params.country.returnees
         act = self._act
         prov = _rows(pop.ep_provider, act)
-        nat_idx = np.array([not p.external for p in self.providers])
-        served_nat = _row_any((prov >= 0) & nat_idx[np.maximum(prov, 0)])
+        by_national = np.zeros(prov.shape, dtype=bool)
+        for p in self.providers:
+            if not p.external:
+                by_national |= prov == p.index
+        served_nat = _row_any(by_national)
         r, a = _cells(_rows(pop.ep, act) == Episode.WAITING)
         waiting_nat = np.zeros(len(act), dtype=bool)
         waiting_nat[r[self._channel_national(act[r], a)]] = True
@@ -582,8 +600,8 @@ class HandoverModel(mesa.Model):
             "active": len(act) * k,
             "closed": self._n_closed * k,
             "remigrated": self._n_remigrated * k,
-            "waiting": int((ep == Episode.WAITING).sum()) * k,
-            "unmet_need": int(IS_OPEN[ep].sum()) * k,
+            "waiting": np.count_nonzero(ep == Episode.WAITING) * k,
+            "unmet_need": np.count_nonzero(_open(ep)) * k,
             "dropped": self._dropped_month * k,
             "donor_spend": sum(p.spend for p in self.providers if p.spec.funder in self.donors) + self._ta_usd,
             "national_spend": sum(p.spend for p in self.providers if p.spec.funder == self.treasury.spec.name),
