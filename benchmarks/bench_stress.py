@@ -6,7 +6,10 @@ are built exactly as `handover stress` builds them; an evenly spaced subset (eve
 job, so every scenario and a spread of futures are in it) is run with the chosen executor
 through `run_study`, and the full study's time is projected from the subset's rate.
 Monthly series are not kept (the projection is of the model runs; analysis and figures
-take seconds). Target: <= 15 minutes on 2 cores with the processes executor.
+take seconds); the subset's wall time includes starting the pool, so the projection errs on
+the slow side. On a shared machine read the projection from CPU time (the CPU seconds of
+the subset's runs spread over the workers as if the cores were idle). Target: <= 15 minutes
+on 2 cores with the processes executor.
 
     .venv/bin/python benchmarks/bench_stress.py                 # ~40 jobs on 2 processes
     .venv/bin/python benchmarks/bench_stress.py --jobs 90 --scale 2 --futures 50
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -25,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.config import compose, run_config  # noqa: E402
-from experiments.stress.driver import build_jobs, parse_settings, sample_futures, space_from, stress_job  # noqa: E402
+from experiments.stress.driver import build_jobs, parse_settings, sample_futures, stress_job, stress_space  # noqa: E402
 from experiments.study.runner import replication_seeds, run_study  # noqa: E402
 
 #: Target wall time of the full study (minutes, 2 cores).
@@ -37,7 +41,7 @@ def study_jobs(futures: int, replications: int, scale: int, extra: list[str]) ->
     overrides = [f"futures={futures}", f"replications={replications}", f"model.scale={scale}", *extra]
     cfg = compose("stress", overrides)
     settings = parse_settings(cfg)
-    space = space_from(cfg.get("stress"))
+    space = stress_space(cfg.get("stress"))
     table = sample_futures(space, settings.futures, settings.sample_seed)
     configs = {name: run_config(compose("stress", [*overrides, f"scenario={name}"]))
                for name in settings.scenarios}
@@ -57,15 +61,25 @@ def project(n_jobs: int, futures: int, replications: int, scale: int, executor: 
     subset = jobs[::step][:n_jobs]
     cfg = {"kind": executor} if executor == "serial" else {"kind": executor, "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), _cpu_seconds()
         runs = run_study(subset, stress_job, Path(tmp) / "stress", cfg, label="bench", progress=False)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu0
     failed = int(runs["error"].notna().sum())
     if failed:
         raise RuntimeError(f"{failed} benchmark run(s) failed: {runs['error'].dropna().iloc[0]}")
     rate = len(subset) / wall
+    n_cores = 1 if executor == "serial" else workers
     return {"study_jobs": len(jobs), "subset_jobs": len(subset), "subset_wall_s": wall,
-            "runs_per_s": rate, "projected_min": len(jobs) / rate / 60}
+            "runs_per_s": rate, "projected_min": len(jobs) / rate / 60,
+            "cpu_per_run_s": cpu / len(subset),
+            "projected_idle_min": len(jobs) * cpu / len(subset) / n_cores / 60}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({r['runs_per_s']:.2f} runs/s)")
     print(f"  projected full study       {r['projected_min']:.1f} min  (target <= {TARGET_MIN:.0f} min: "
           f"{'met' if r['projected_min'] <= TARGET_MIN else 'NOT met'})")
+    print(f"  CPU time per run           {r['cpu_per_run_s']:.2f} s (this process and its workers)")
+    print(f"  projected on {args.workers if args.executor != 'serial' else 1} idle core(s) from CPU time: "
+          f"{r['projected_idle_min']:.1f} min (for a loaded machine; excludes pool start-up)")
     print(f"  load average before/after  {load:.1f} / {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     return 0
 

@@ -445,10 +445,12 @@ class HandoverModel(mesa.Model):
         unmet_dim = np.zeros((len(act), len(DIMENSIONS)), dtype=bool)
         for a in range(N_AREAS):
             unmet_dim[:, AREA_DIM[a]] |= unmet[:, a]
-        score -= beh.unmet_decay * unmet_dim
-        econ_target = (self.labour * self.labour_factor)[pop.region[act]]
+        # score -= decay * unmet_dim, computed in float64 as that product would be, but
+        # only where a need is unmet (elsewhere the product is 0 and the score unchanged).
+        np.subtract(score, np.float64(beh.unmet_decay), out=score, where=unmet_dim)
+        econ_target = np.take(self.labour * self.labour_factor, _rows(pop.region, act))
         score[:, 0] += beh.context_pull * (econ_target - score[:, 0])
-        pop.score[act] = np.clip(score, 0.0, 1.0)
+        pop.score[act] = np.clip(score, 0.0, 1.0, out=score)
         # Completion.
         if len(rows):
             r, a = act[rows], areas
@@ -490,23 +492,27 @@ class HandoverModel(mesa.Model):
         self._dropped_month = len(r)
         self.dropped_total += len(r)
         # Re-migration.
-        n_unmet = _row_count(_open(ep))
+        unmet = _open(ep)
+        n_unmet = _row_count(unmet)
         score = _rows(pop.score, act)
         composite = (score[:, 0] + score[:, 1] + score[:, 2]) / np.float32(3)
-        following = pop.follow_until[act] >= t
+        follow_until = _rows(pop.follow_until, act)
+        following = follow_until >= t
         external_quality = self.params.country.system.follow_up_quality_external
-        fu_quality = np.where(pop.follow_national[act], self._national_productivity(),
+        fu_quality = np.where(_rows(pop.follow_national, act), self._national_productivity(),
                               external_quality if self._eligible_now().any() else 0.0)
         below = np.maximum(0.0, beh.sustainable_score - composite)
         hazard = beh.remigration_base * np.exp(beh.remigration_unmet * n_unmet + beh.remigration_score * below)
         hazard *= 1 - beh.follow_up_effect * following * fu_quality
         leaves = self.streams.outcomes.random(len(act)) < 1 - np.exp(-hazard)
         self._end_files(act[leaves], t, Status.REMIGRATED)
-        # Closure: monitoring over, or nothing open and follow-up finished.
-        still, ep = act[~leaves], ep[~leaves]
-        nothing_open = ~_row_any(_open(ep) | (ep == Episode.IN_SERVICE))
-        aged = t - pop.arrival[still] + 1 >= m.monitoring_months
-        finished = nothing_open & (pop.follow_until[still] < t) & _row_any(ep == Episode.DONE)
+        # Closure: monitoring over, or nothing open and follow-up finished (row flags are
+        # computed for all rows, then kept for those who stay: cheaper than compressing ep).
+        stay = ~leaves
+        still = act[stay]
+        nothing_open = ~_row_any(unmet | (ep == Episode.IN_SERVICE))[stay]
+        aged = t - _rows(pop.arrival, still) + 1 >= m.monitoring_months
+        finished = nothing_open & (follow_until[stay] < t) & _row_any(ep == Episode.DONE)[stay]
         ends = aged | finished
         self._end_files(still[ends], t, Status.CLOSED)
         self._act = still[~ends]
@@ -573,7 +579,7 @@ class HandoverModel(mesa.Model):
         r, a = _cells(_rows(pop.ep, act) == Episode.WAITING)
         waiting_nat = np.zeros(len(act), dtype=bool)
         waiting_nat[r[self._channel_national(act[r], a)]] = True
-        trust = pop.trust_gov[act]
+        trust = _rows(pop.trust_gov, act)
         delta = beh.trust_learning * (served_nat.astype(np.float32) - (waiting_nat & ~served_nat))
         norm = min(1.0, beh.trust_gov * self.system.trust_factor)
         delta += beh.trust_reversion * (norm - trust)  # opinions drift back to the norm
@@ -610,7 +616,7 @@ class HandoverModel(mesa.Model):
             "national_share": self.mean_handed_share(),
             "readiness": self.readiness,
             "referral_success": self.system.referral_success,
-            "trust_gov": float(pop.trust_gov[act].mean()) if len(act) else np.nan,
+            "trust_gov": float(_rows(pop.trust_gov, act).mean()) if len(act) else np.nan,
         }
         load = np.zeros(len(PROVIDER_KINDS))
         cap = np.zeros(len(PROVIDER_KINDS))
