@@ -99,7 +99,7 @@ def peak_traced_memory(config: dict[str, Any], seed: int) -> float:
         tracemalloc.stop()
 
 
-def bare_pass(n: int, months: int, seed: int = 0) -> float:
+def bare_pass(n: int, months: int, seed: int = 0) -> tuple[float, float]:
     """Seconds for a bare vectorised pass: n elements x `months`, one draw per element.
 
     Each month: draw a uniform per element, update a score with two elementwise operations,
@@ -112,34 +112,41 @@ def bare_pass(n: int, months: int, seed: int = 0) -> float:
         seed: seed of the pass's own generator.
 
     Returns:
-        Wall seconds.
+        Wall and CPU seconds.
     """
     rng = np.random.default_rng(seed)
     score = rng.random(n)
     served = rng.random(n) < 0.3
     leavers = 0
-    start = time.perf_counter()  # wall time, like the model's (same process, same load)
+    start, cpu = time.perf_counter(), time.process_time()  # same clocks as the model's
     for _ in range(months):
         u = rng.random(n)
         score += 0.05 * served - 0.004
         np.clip(score, 0.0, 1.0, out=score)
         hazard = 0.006 * np.exp(3.0 * np.maximum(0.0, 0.5 - score))
         leavers += int(np.count_nonzero(u < hazard))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert leavers >= 0
-    return wall
+    return wall, cpu
 
 
-#: One run in a fresh interpreter; prints RSS before and after (bytes) and the agents created.
+#: One run in a fresh interpreter; prints its peak RSS before and after the run (bytes) and the
+#: agents created. VmHWM, not getrusage: a child's ru_maxrss starts at its parent's peak.
 _MEMORY_CHILD = r"""
-import json, resource, sys
+import json, sys
 sys.path.insert(0, sys.argv[1])
 from experiments.config import compose, run_config
 from experiments.study.jobs import simulate
+
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
 config = run_config(compose("config", json.loads(sys.argv[2])))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+before = hwm()
 res = simulate(config, int(sys.argv[3]))
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+after = hwm()
 print(json.dumps({"before": before, "after": after, "agents": int(res.model.population.n)}))
 """
 
@@ -169,14 +176,41 @@ def memory_scan(overrides: list[str], monthly_mean: float, factors: list[float],
     return rows
 
 
-def profile_run(config: dict[str, Any], seed: int, top: int) -> list[dict[str, Any]]:
+#: The model's monthly phases (sim/model.py, in step order) and the outcome computation.
+PHASES = ("allocate_funds", "adjust_capacity", "admit_arrivals", "seek_help", "match_episodes",
+          "deliver_services", "close_drop_remigrate", "update_system", "record", "outcomes_and_series")
+
+
+def phase_table(stats: pstats.Stats) -> list[dict[str, Any]]:
+    """CPU seconds per phase of the month (cumulative, summed over months) and their share.
+
+    Returns:
+        One row per phase in step order, then "other" (the rest of the run) and "total".
+    """
+    cum: dict[str, float] = {}
+    total = 0.0
+    for (file, _, name), (_, _, _, c, _) in stats.stats.items():
+        if name in PHASES and (file.endswith("model.py") or file.endswith("metrics.py")):
+            cum[name] = cum.get(name, 0.0) + c
+        if name == "simulate" and file.endswith("jobs.py"):
+            total = c
+    rows = [{"phase": n, "cpu_s": cum.get(n, 0.0)} for n in PHASES]
+    rows.append({"phase": "other", "cpu_s": max(total - sum(cum.values()), 0.0)})
+    rows.append({"phase": "total", "cpu_s": total})
+    for r in rows:
+        r["share"] = r["cpu_s"] / total if total else float("nan")
+    return rows
+
+
+def profile_run(config: dict[str, Any], seed: int, top: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """cProfile one run; the `top` functions by cumulative time inside the model's step.
 
     The profiler's clock is the process's CPU time, so that other jobs on a shared machine
     do not inflate the figures.
 
     Returns:
-        Rows with function (file:line(name)), calls, cumulative and own CPU seconds.
+        Rows with function (file:line(name)), calls, cumulative and own CPU seconds; and the
+        table of `phase_table`.
     """
     prof = cProfile.Profile(time.process_time)
     prof.enable()
@@ -191,7 +225,7 @@ def profile_run(config: dict[str, Any], seed: int, top: int) -> list[dict[str, A
     wrappers = ("jobs.py", "sim/run.py", "mesa/model.py", "mesa/time/", "(step)")
     rows = [r for r in rows if not any(w in r["function"] for w in wrappers)]
     rows.sort(key=lambda r: r["cum_s"], reverse=True)
-    return rows[:top]
+    return rows[:top], phase_table(stats)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -237,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     # model runs (same load), and compare medians.
     peak = None
     bares: list[float] = []
+    bares_cpu: list[float] = []
     for rep in range(args.reps):
         runs.append(time_model(config, args.seed))
         gc.collect()  # the model holds reference cycles (Mesa agents <-> model): free it now
@@ -244,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             peak = int(runs[0]["peak_active"])
         bares += [bare_pass(peak, args.horizon, seed=len(bares)) for _ in range(args.bare_reps)]
+        bares_cpu += [c for _, c in bares[-args.bare_reps:]]
+        bares[-args.bare_reps:] = [w for w, _ in bares[-args.bare_reps:]]
         print(f"  model run {rep + 1}/{args.reps}: {runs[-1]['wall_s']:.2f} s wall, "
               f"{runs[-1]['cpu_s']:.2f} s CPU; bare passes {', '.join(f'{b:.3f}' for b in bares[-args.bare_reps:])} s",
               flush=True)
@@ -251,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu = statistics.median(r["cpu_s"] for r in runs)
     months = runs[0]["returnee_months"]
     bare = statistics.median(bares)
+    bare_cpu = statistics.median(bares_cpu)
     # Each model run against the bare passes right after it, then the median of the ratios.
     ratios = [r["wall_s"] / statistics.median(bares[i * args.bare_reps:(i + 1) * args.bare_reps])
               for i, r in enumerate(runs)]
@@ -271,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "returnee_months_per_s": months / wall, "us_per_returnee_month": us,
         "peak_active": peak, "bare_s": bare, "bare_s_all": bares, "bare_us_per_element_month": bare_us,
         "model_over_bare": wall / bare, "model_over_bare_per_run": ratios,
+        "bare_cpu_s": bare_cpu, "model_over_bare_cpu": cpu / bare_cpu,
         "meets_target": bool(us <= TARGET_US and peak >= TARGET_ACTIVE),
     }
     mib = 1024 ** 2
@@ -291,11 +330,18 @@ def main(argv: list[str] | None = None) -> int:
           f"({bare_us:.4f} us per element-month; median of {len(bares)}, spread {spread:.0%})")
     print(f"  model / bare                            {wall / bare:10.1f} x   (per run: "
           f"{', '.join(f'{x:.1f}' for x in ratios)})")
+    print(f"  model / bare on CPU time                {cpu / bare_cpu:10.1f} x   (read this one on a "
+          f"shared machine; bare {bare_cpu:.3f} s CPU)")
     print(f"  meets target                            {'yes' if results['meets_target'] else 'no':>10}")
 
     if args.profile:
-        top = profile_run(config, args.seed, args.profile)
+        top, phases = profile_run(config, args.seed, args.profile)
         results["profile_top"] = top
+        results["profile_phases"] = phases
+        print("\nCPU time per phase of one run (cProfile, so slower than unprofiled):")
+        print(f"  {'phase':24s} {'CPU s':>7} {'share':>6}")
+        for r in phases:
+            print(f"  {r['phase']:24s} {r['cpu_s']:7.2f} {r['share']:6.0%}")
         print(f"\ncProfile of one run, top {args.profile} by cumulative CPU time (inside the model step):")
         print(f"  {'cum s':>7} {'own s':>7} {'calls':>7}  function")
         for r in top:

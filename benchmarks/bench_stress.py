@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments.config import compose, run_config  # noqa: E402
 from experiments.stress.driver import build_jobs, parse_settings, sample_futures, stress_job, stress_space  # noqa: E402
 from experiments.study.runner import replication_seeds, run_study  # noqa: E402
+
+from bench_sensitivity import _cpu_seconds  # noqa: E402  (benchmarks/ is on sys.path)
 
 #: Target wall time of the full study (minutes, 2 cores).
 TARGET_MIN = 15.0
@@ -74,12 +75,6 @@ def project(n_jobs: int, futures: int, replications: int, scale: int, executor: 
             "cpu_per_run_s": cpu / len(subset),
             "projected_idle_min": len(jobs) * cpu / len(subset) / n_cores / 60}
 
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and its finished children (the workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from check_identical import ROOT, export_revision  # noqa: E402  (benchmarks/ is on sys.path)
 
 #: A worker: reads a line (seed), runs the model, writes a JSON line with wall and CPU time.
 _WORKER = r"""
@@ -67,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = ["scenario=status_quo", "model.scale=2", "model.horizon_months=120", *args.set]
     with tempfile.TemporaryDirectory() as tmp:
         base_dir = Path(tmp)
-        archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base_dir)], input=archive, check=True)
+        export_revision(args.base, base_dir)
         procs = {"base": _worker(base_dir, overrides), "new": _worker(args.new.resolve(), overrides)}
         times: dict[str, list[dict[str, float]]] = {"base": [], "new": []}
         load = os.getloadavg()[0]

@@ -49,6 +49,16 @@ def _run(code_dir: Path, jobs: list[tuple[list[str], int]], tmp: Path, tag: str)
     return pickle.loads(out_file.read_bytes())
 
 
+def export_revision(revision: str, folder: Path) -> str:
+    """Write the files of git `revision` of this checkout into `folder`; return its short hash."""
+    commit = subprocess.run(["git", "rev-parse", "--short", revision], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True, capture_output=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return commit
+
+
 def _same_outcomes(a: dict[str, float], b: dict[str, float]) -> list[str]:
     diffs = [f"keys differ: {sorted(set(a) ^ set(b))}"] if set(a) != set(b) else []
     for key in sorted(set(a) & set(b)):
@@ -76,15 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = args.scenarios or sorted(p.stem for p in (ROOT / "configs" / "scenario").glob("*.yaml"))
     jobs = [([f"scenario={s}", f"model.scale={args.scale}", f"model.horizon_months={args.horizon}",
               *args.set], seed) for s in scenarios for seed in args.seeds]
-    commit = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         base_dir = tmp / "base"
-        base_dir.mkdir()
-        archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base_dir)], input=archive, check=True)
+        commit = export_revision(args.base, base_dir)
         print(f"check_identical: {len(jobs)} runs, base {args.base} ({commit}) vs {args.new}")
         base = _run(base_dir, jobs, tmp, "base")
         new = _run(args.new.resolve(), jobs, tmp, "new")
