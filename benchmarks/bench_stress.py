@@ -28,7 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.config import compose, run_config  # noqa: E402
-from experiments.stress.driver import build_jobs, parse_settings, sample_futures, stress_job, stress_space  # noqa: E402
+from experiments.settings import load_settings  # noqa: E402
+from experiments.stress.driver import build_jobs, sample_futures, stress_job, stress_plan, stress_space  # noqa: E402
 from experiments.study.runner import replication_seeds, run_study  # noqa: E402
 
 from bench_sensitivity import _cpu_seconds  # noqa: E402  (benchmarks/ is on sys.path)
@@ -40,8 +41,8 @@ TARGET_MIN = 15.0
 def study_jobs(futures: int, replications: int, scale: int, extra: list[str]) -> list[dict[str, Any]]:
     """Every job of the stress study, as `handover stress` builds them (no series kept)."""
     overrides = [f"futures={futures}", f"replications={replications}", f"model.scale={scale}", *extra]
-    cfg = compose("stress", overrides)
-    settings = parse_settings(cfg)
+    cfg, validated = load_settings("stress", overrides)
+    settings = stress_plan(validated)
     space = stress_space(cfg.get("stress"))
     table = sample_futures(space, settings.futures, settings.sample_seed)
     configs = {name: run_config(compose("stress", [*overrides, f"scenario={name}"]))
