@@ -16,7 +16,8 @@ from sim.params import Country, ParameterError, check_range, fail
 #: Shortcuts usable in `segments:` lists.
 SEGMENT_GROUPS = {"all": list(SEGMENTS), "stages": list(STAGES), "areas": list(AREAS)}
 _KEYS = ("name", "description", "national_share", "donor_funding", "donor_follows_share",
-         "renew_cycles", "national_takeover", "exit_plan", "safety_net", "shocks")
+         "renew_cycles", "national_takeover", "matching_condition", "exit_plan", "safety_net",
+         "shocks")
 _SAFETY_NET_KEYS = ("profiles", "areas", "wait_months", "start", "until")
 
 
@@ -35,6 +36,7 @@ class Scenario:
     donor_follows_share: bool = False
     renew_cycles: bool = False  # every donor project cycle is renewed (no lapse by chance)
     national_takeover: float = 0.0
+    matching_condition: bool = False
     exit_plan: bool = False
     safety_net: dict[str, Any] | None = None
     shocks: list[Any] = field(default_factory=list)
@@ -110,7 +112,7 @@ def _build(spec: dict[str, Any], country: Country) -> Scenario:
             for s in segments:
                 cells[PROFILES.index(p)][SEGMENTS.index(s)] = sched
     donor = build_schedule(spec.get("donor_funding", 1.0), "donor_funding")
-    for key in ("donor_follows_share", "renew_cycles", "exit_plan"):
+    for key in ("donor_follows_share", "renew_cycles", "matching_condition", "exit_plan"):
         if not isinstance(spec.get(key, False), bool):
             fail(key, f"must be true or false, got {spec[key]!r}")
     takeover = spec.get("national_takeover", 0.0)
@@ -129,6 +131,7 @@ def _build(spec: dict[str, Any], country: Country) -> Scenario:
         donor_follows_share=spec.get("donor_follows_share", False),
         renew_cycles=spec.get("renew_cycles", False),
         national_takeover=float(takeover),
+        matching_condition=spec.get("matching_condition", False),
         exit_plan=spec.get("exit_plan", False),
         safety_net=_safety_net(spec.get("safety_net")),
         shocks=shocks,

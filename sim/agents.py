@@ -145,13 +145,18 @@ class Donor(mesa.Agent):
 
 
 class Treasury(mesa.Agent):
-    """The national treasury: allocation follows political will, ownership and fiscal space.
+    """The national treasury: the reintegration allocation is an outcome of its budget process.
 
-    own    = fiscal_space x budget x political_will x (1 + responsiveness x ownership)
-    taken  = takeover x (donor budget handed over) x political_will / initial political will
-    target = multiplier x (own + taken); the allocation moves toward it with the
-    disbursement lag. With takeover 1 at the initial political will, every donor dollar
-    handed over is replaced by a national dollar; less will, less replacement.
+    own       = monthly_budget x political_will x (1 + responsiveness x ownership)
+    promised  = takeover x withdrawn x honoured x political_will / initial political will
+    protected = 1 - competing_priorities x (1 - budget block)
+    target    = fiscal_space x protected x multiplier x (own + promised)
+
+    `withdrawn` is the donor money actually withdrawn this month because of the handover
+    (active donors only); `takeover` is the scenario's pledge. The treasury can fall short of
+    its pledge: it honours only `commitment_honoured` of it, scaled by political will, and
+    everything is bounded by fiscal space and exposed to competing priorities unless a
+    budget line protects it. The allocation moves toward the target with the disbursement lag.
     """
 
     def __init__(self, model: HandoverModel, spec: FunderSpec, initial_political_will: float):
@@ -160,14 +165,29 @@ class Treasury(mesa.Agent):
         self.initial_political_will = max(initial_political_will, 1e-9)
         self.allocation = None
         self.multiplier = 1.0  # shocks (competing priorities) set this
+        self.committed = 0.0  # USD/month pledged this month (takeover x withdrawn)
+        self.fulfilment = 1.0  # share of the pledge put into this month's target (1 if none)
 
-    def allocate(self, political_will: float, ownership: float, handed_over_usd: float,
-                 takeover: float) -> float:
-        """This month's national allocation in USD (step 2)."""
+    def allocate(self, political_will: float, ownership: float, budget_line: float,
+                 withdrawn_usd: float, takeover: float) -> float:
+        """This month's national allocation in USD (step 2).
+
+        Args:
+            political_will: the political-will block (0-1).
+            ownership: the ownership block (0-1).
+            budget_line: the budget block (0-1): how far a budget line protects the
+                allocation from competing priorities.
+            withdrawn_usd: donor money withdrawn this month because of the handover.
+            takeover: pledged USD of national money per USD withdrawn (scenario lever).
+        """
         s = self.spec
-        own = s.fiscal_space * s.monthly_budget * political_will * (1 + s.budget_responsiveness * ownership)
-        taken = takeover * handed_over_usd * political_will / self.initial_political_will
-        target = max(0.0, (own + taken) * self.multiplier)
+        own = s.monthly_budget * political_will * (1 + s.budget_responsiveness * ownership)
+        will = political_will / self.initial_political_will
+        self.committed = takeover * withdrawn_usd
+        afford = s.fiscal_space * (1 - s.competing_priorities * (1 - budget_line)) * self.multiplier
+        # Share of the pledge that makes it into the budget (can exceed 1 with high will; capped).
+        self.fulfilment = min(1.0, max(0.0, s.commitment_honoured * will * afford)) if self.committed else 1.0
+        target = max(0.0, afford * (own + s.commitment_honoured * will * self.committed))
         if self.allocation is None:
             self.allocation = target
         else:

@@ -99,6 +99,7 @@ class NoScenario:
     renew_cycles = False
     donor_follows_share = False
     national_takeover = 0.0
+    matching_condition = False
     safety_net = None
 
     def apply(self, model: "HandoverModel", month: int) -> None:
@@ -152,6 +153,8 @@ class HandoverModel(mesa.Model):
         funding = self.streams.funding
         self.donors = {f.name: Donor(self, f, funding.random(64)) for f in c.funders if f.kind == "donor"}
         self.treasury = Treasury(self, c.treasury, c.system.initial["political_will"])
+        self._weights = self._cost_weights()
+        self._withdrawn = 0.0
         self.office = np.array([r.office for r in c.regions])
         self.labour = np.array([r.labour for r in c.regions])
         # Scenario-controlled state (step 1).
@@ -218,15 +221,53 @@ class HandoverModel(mesa.Model):
         """Average national share over segments and profiles (0 = nothing handed over)."""
         return float(self.shares.mean())
 
+    def _cost_weights(self) -> dict[str, np.ndarray]:
+        """Per donor, the expected share of its programmes' cost in each (profile, segment).
+
+        The cost of a cell is what the donor's external implementers would spend on it:
+        expected episodes per arrival (modality mix x vulnerability x need, in the regions
+        they reach) x staff cost per case-month x mean months of assistance. Stages carry no
+        capacity in the model, so they weigh nothing. A donor without external implementers
+        (e.g. grants to local NGOs) hands over nothing.
+        """
+        c = self.params.country
+        region_share = np.array([r.share for r in c.regions])
+        mod_share = np.array([c.arrivals.modality_shares[m] for m in MODALITIES])
+        vul = np.array([c.arrivals.vulnerable_share[m] for m in MODALITIES])
+        prof_given_mod = np.stack([1 - vul, vul], axis=1)  # (modality, profile)
+        need = np.array([[getattr(c.needs, pr)[a] for a in AREAS] for pr in PROFILES])
+        out = {name: np.zeros((len(PROFILES), len(SEGMENTS))) for name in self.donors}
+        for p in self.providers:
+            if not p.external or p.spec.funder not in out:
+                continue
+            arrivals = (mod_share[:, None] * prof_given_mod * p.accepts_modality[:, None]
+                        * p.accepts_profile[None, :]).sum(axis=0) * region_share[p.reaches].sum()
+            unit = p.spec.staff_cost / max(p.spec.cases_per_staff, 1e-9) * np.mean(p.spec.assist_months)
+            out[p.spec.funder][:, AREA_SEG] += arrivals[:, None] * need * p.offers[None, :] * unit
+        for w in out.values():
+            if w.sum() > 0:
+                w /= w.sum()
+        return out
+
+    def handed_cost_share(self, donor: str) -> float:
+        """Share of `donor`'s programme cost the scenario has handed over (cost-weighted)."""
+        return float((self._weights[donor] * self.shares).sum())
+
     def allocate_funds(self, t: int) -> dict[str, float]:
         """Donors and treasury set this month's budgets; returns provider budgets (USD)."""
-        handed = self.mean_handed_share()
-        factor = self.donor_factor * ((1 - handed) if self.scenario.donor_follows_share else 1.0)
-        renew = self.scenario.renew_cycles
-        donor_budget = {name: d.allocate(self.month, factor, renew) for name, d in self.donors.items()}
-        planned = sum(d.spec.monthly_budget for d in self.donors.values())
+        sc = self.scenario
+        match = self.treasury.fulfilment if getattr(sc, "matching_condition", False) else 1.0
+        donor_budget, withdrawn = {}, 0.0
+        for name, d in self.donors.items():
+            follow = (1 - self.handed_cost_share(name)) if sc.donor_follows_share else 1.0
+            factor = self.donor_factor * follow
+            donor_budget[name] = d.allocate(self.month, factor * match, sc.renew_cycles)
+            # Money the handover plan takes out of an active programme. Cuts, lapses and
+            # matching penalties are not handover: no national pledge covers them.
+            withdrawn += d.active * d.spec.monthly_budget * d.multiplier * max(0.0, 1 - factor)
         national = self.treasury.allocate(self.system["political_will"], self.system["ownership"],
-                                          handed * planned, self.scenario.national_takeover)
+                                          self.system["budget"], withdrawn, sc.national_takeover)
+        self._withdrawn = withdrawn
         self._ta_usd = sum(b * self.donors[n].spec.technical_assistance for n, b in donor_budget.items())
         budgets: dict[str, float] = {}
         funded_by: dict[str, list[Provider]] = {}
@@ -373,7 +414,11 @@ class HandoverModel(mesa.Model):
         case_national = ~elig | (pop.u_case[rows] < self.shares[prof, SEG["case_management"]])
         p_match = np.where(case_national, self.system.referral_success,
                            self.params.country.system.referral_success_external)
-        p_match = np.where(transfer & _at(pop.ep_transfer, rows, areas), 1.0, p_match)
+        # A transfer under an exit plan is a warm referral to the national system: it goes
+        # through the national referral mechanism and needs the returnee to accept it.
+        w = self.params.country.returnees.transfer_trust_weight
+        p_transfer = self.system.referral_success * (1 - w + w * pop.trust_gov[rows])
+        p_match = np.where(transfer & _at(pop.ep_transfer, rows, areas), p_transfer, p_match)
         reached = self.streams.behaviour.random(len(rows)) < p_match
         u = self.streams.behaviour.random(len(rows))  # random order among ties
         since = np.where(transfer, _at(pop.ep_interrupted, rows, areas), _at(pop.ep_wait_since, rows, areas))
@@ -613,6 +658,9 @@ class HandoverModel(mesa.Model):
             "national_spend": sum(p.spend for p in self.providers if p.spec.funder == self.treasury.spec.name),
             "donor_allocation": self._donor_allocation,
             "national_allocation": self._national_allocation,
+            "donor_withdrawn": self._withdrawn,
+            "treasury_committed": self.treasury.committed,
+            "treasury_fulfilment": self.treasury.fulfilment,
             "national_share": self.mean_handed_share(),
             "readiness": self.readiness,
             "referral_success": self.system.referral_success,

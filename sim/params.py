@@ -388,6 +388,11 @@ class ReturneeParams:
     trust_reversion: float = param(
         doc="pull of individual trust in government back toward the norm",
         unit="share of the distance/month", bounds=(0.0, 1.0), plausible=(0.01, 0.05))
+    transfer_trust_weight: float = param(
+        0.5, doc=("how far accepting a transfer to a national service depends on trust in "
+                  "government (0 = not at all, 1 = acceptance = trust)"), unit=SHARE,
+        bounds=(0.0, 1.0), plausible=(0.2, 0.8),
+        source="assumption; source: returnees may not engage with national institutions")
 
     def check(self, path: str) -> None:
         """Validate ranges."""
@@ -577,6 +582,16 @@ class FunderSpec:
     disbursement_lag_months: float = param(
         1.0, doc="treasury: months for the allocation to reach its target", unit="months",
         bounds=(1.0, None), plausible=(1, 6))
+    commitment_honoured: float = param(
+        1.0, doc=("treasury: share of a pledged takeover the budget process delivers, at the "
+                  "initial political will"), unit=SHARE, bounds=(0.0, 1.0), plausible=(0.2, 1.0),
+        source=("assumption; source: donors fear funds diverted or diluted, very few countries "
+                "have a dedicated budget line"))
+    competing_priorities: float = param(
+        0.0, doc=("treasury: share of the allocation lost to competing priorities when no "
+                  "budget line protects it (budget block 0)"), unit=SHARE, bounds=(0.0, 1.0),
+        plausible=(0.0, 0.5),
+        source="assumption; source: national allocation competes with other priorities")
     shares: dict[str, float] = param(
         {}, doc="treasury: share of the national allocation per treasury-funded provider",
         unit=SHARE, bounds=(0.0, 1.0))

@@ -51,6 +51,7 @@ def _national_pickup_world(exit_plan: bool):
     cfg = world([provider("prog", "external_implementer", "donor", slots=1),
                  provider("agency", "national_agency", "treasury", slots=1, staff_cost=5000.0)],
                 funders, gap_tolerance_months=1)
+    cfg["country"]["system"]["initial"]["sops_referral"] = 1.0  # transfer succeeds w.p. 0.95
     scenario = {"name": "t", "national_share": {"default": 0.0}, "exit_plan": exit_plan}
     params = build_params(cfg)
     sc = build_scenario(scenario, params.country)
