@@ -16,8 +16,8 @@ from sim.params import Country, ParameterError, check_range, fail
 #: Shortcuts usable in `segments:` lists.
 SEGMENT_GROUPS = {"all": list(SEGMENTS), "stages": list(STAGES), "areas": list(AREAS)}
 _KEYS = ("name", "description", "national_share", "donor_funding", "donor_follows_share",
-         "renew_cycles", "national_takeover", "matching_condition", "exit_plan", "safety_net",
-         "shocks")
+         "renew_cycles", "national_takeover", "matching_condition", "technical_assistance",
+         "exit_plan", "safety_net", "shocks")
 _SAFETY_NET_KEYS = ("profiles", "areas", "wait_months", "start", "until")
 
 
@@ -33,6 +33,7 @@ class Scenario:
     description: str
     cells: list[list[Any]]  # [profile][segment] -> schedule
     donor_funding: Any
+    technical_assistance: Any = None
     donor_follows_share: bool = False
     renew_cycles: bool = False  # every donor project cycle is renewed (no lapse by chance)
     national_takeover: float = 0.0
@@ -56,6 +57,7 @@ class Scenario:
         """Set shares and the donor factor for `month`, then apply the shocks."""
         model.shares = self.shares_at(month, model)
         model.donor_factor = self.donor_funding.value_at(month, model)
+        model.ta_extra = self.technical_assistance.value_at(month, model) if self.technical_assistance else 0.0
         model.reset_modifiers()
         for shock in self.shocks:
             shock.apply(model, month)
@@ -112,6 +114,7 @@ def _build(spec: dict[str, Any], country: Country) -> Scenario:
             for s in segments:
                 cells[PROFILES.index(p)][SEGMENTS.index(s)] = sched
     donor = build_schedule(spec.get("donor_funding", 1.0), "donor_funding")
+    ta = build_schedule(spec.get("technical_assistance", 0.0), "technical_assistance")
     for key in ("donor_follows_share", "renew_cycles", "matching_condition", "exit_plan"):
         if not isinstance(spec.get(key, False), bool):
             fail(key, f"must be true or false, got {spec[key]!r}")
@@ -128,6 +131,7 @@ def _build(spec: dict[str, Any], country: Country) -> Scenario:
         description=str(spec.get("description", "")),
         cells=cells,
         donor_funding=donor,
+        technical_assistance=ta,
         donor_follows_share=spec.get("donor_follows_share", False),
         renew_cycles=spec.get("renew_cycles", False),
         national_takeover=float(takeover),

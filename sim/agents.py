@@ -86,6 +86,8 @@ class Provider(mesa.Agent):
         if target > self.staff:
             self.staff += (target - self.staff) / self.spec.hiring_lag_months
         else:
+            if self.staff > 0:  # trained staff leave with the cut, and their experience with them
+                self.experience *= target / self.staff
             self.staff = target
         self.spend = self.staff * self.spec.staff_cost
         if self.spec.learning:
@@ -98,13 +100,21 @@ class Provider(mesa.Agent):
             people *= self.model.system.capacity_factor
         self.capacity = int(math.floor(people / self.model.params.model.scale + 1e-9))
 
-    def learn(self, ta_usd: float) -> None:
-        """Accumulate experience from this month's caseload and technical assistance."""
+    def learn(self, ta_usd: float, structure: float) -> None:
+        """Accumulate experience from this month's caseload and technical assistance.
+
+        Args:
+            ta_usd: technical assistance received this month (USD).
+            structure: 0-1, how far routine casework turns into institutional learning
+                (SOPs and data systems in place); TA counts in full.
+        """
         if not self.spec.learning:
             return
+        system = self.model.params.country.system
         nominal = max(self.staff * self.spec.cases_per_staff / self.model.params.model.scale, 1.0)
-        ta = ta_usd / self.model.params.country.system.ta_per_learning_month
-        self.experience += min(self.caseload / nominal, 1.0) + ta
+        ta = ta_usd / system.ta_per_learning_month
+        self.experience = (self.experience * (1 - system.staff_turnover)
+                           + structure * min(self.caseload / nominal, 1.0) + ta)
 
 
 class Donor(mesa.Agent):

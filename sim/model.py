@@ -137,7 +137,8 @@ class HandoverModel(mesa.Model):
         self.scenario = self.plan if self.spinup == 0 else NoScenario()
         c = params.country
         self.scale = params.model.scale
-        self.system = NationalSystem(c.system)
+        ta0 = sum(f.monthly_budget * f.technical_assistance for f in c.funders if f.kind == "donor")
+        self.system = NationalSystem(c.system, ta0)
         horizon = params.model.horizon_months
         expected = (c.arrivals.series.total_persons(horizon) if c.arrivals.series is not None
                     else c.arrivals.monthly_mean * horizon) / self.scale
@@ -160,9 +161,10 @@ class HandoverModel(mesa.Model):
         # Scenario-controlled state (step 1).
         self.shares = np.zeros((len(PROFILES), len(SEGMENTS)))
         self.donor_factor = 1.0
+        self.ta_extra = 0.0  # extra share of donor budgets spent as technical assistance
         self.reset_modifiers()
         self.extra_arrivals: list[tuple[float, np.ndarray | None]] = []
-        self.readiness = self.system.readiness(self._national_productivity())
+        self.readiness = self.system.readiness(self._national_productivity(), self._absorption())
         self.records: list[dict[str, float]] = []
         # Model reporters are added at the first record, one per aggregate (see `record`).
         self.datacollector = mesa.DataCollector()
@@ -268,7 +270,8 @@ class HandoverModel(mesa.Model):
         national = self.treasury.allocate(self.system["political_will"], self.system["ownership"],
                                           self.system["budget"], withdrawn, sc.national_takeover)
         self._withdrawn = withdrawn
-        self._ta_usd = sum(b * self.donors[n].spec.technical_assistance for n, b in donor_budget.items())
+        ta_share = {n: min(1.0, d.spec.technical_assistance + self.ta_extra) for n, d in self.donors.items()}
+        self._ta_usd = sum(b * ta_share[n] for n, b in donor_budget.items())
         budgets: dict[str, float] = {}
         funded_by: dict[str, list[Provider]] = {}
         for p in self.providers:
@@ -278,7 +281,7 @@ class HandoverModel(mesa.Model):
                 for p in members:
                     budgets[p.spec.name] = national * self.treasury.spec.shares[p.spec.name]
             else:
-                service = donor_budget[funder] * (1 - self.donors[funder].spec.technical_assistance)
+                service = donor_budget[funder] * (1 - ta_share[funder])
                 for p in members:
                     budgets[p.spec.name] = service / len(members)
         self._national_allocation = national
@@ -596,6 +599,13 @@ class HandoverModel(mesa.Model):
         weights = np.array([p.staff for p in nat]) + 1e-9
         return float(np.average([p.productivity for p in nat], weights=weights)) if nat else 0.0
 
+    def _absorption(self) -> float:
+        """National capacity relative to the whole caseload in service (at most 1): how much
+        of today's assistance the national providers could carry."""
+        national = sum(p.capacity for p in self.providers if not p.external)
+        total = sum(p.caseload for p in self.providers)
+        return min(1.0, national / total) if total else (1.0 if national else 0.0)
+
     def update_system(self, t: int) -> None:
         """Providers learn, trust follows experience, building blocks move."""
         load = self._caseloads()
@@ -605,12 +615,12 @@ class HandoverModel(mesa.Model):
         total_load = sum(p.caseload for p in self.providers)
         learners = [p for p in self.providers if p.spec.learning and not p.external]
         for p in learners:
-            p.learn(self._ta_usd / len(learners))
+            p.learn(self._ta_usd / len(learners), self.system.structure)
         nat_spend = sum(p.spend for p in self.providers if not p.external)
         all_spend = sum(p.spend for p in self.providers) + self._ta_usd
         self.system.update(national_load / total_load if total_load else 0.0,
                            nat_spend / all_spend if all_spend else 0.0, self._ta_usd)
-        self.readiness = self.system.readiness(self._national_productivity())
+        self.readiness = self.system.readiness(self._national_productivity(), self._absorption())
         # Trust in government: up when served by national actors, down while left waiting on them.
         pop = self.population
         beh = self.params.country.returnees
@@ -663,6 +673,7 @@ class HandoverModel(mesa.Model):
             "treasury_fulfilment": self.treasury.fulfilment,
             "national_share": self.mean_handed_share(),
             "readiness": self.readiness,
+            "ta_spend": self._ta_usd,
             "referral_success": self.system.referral_success,
             "trust_gov": float(_rows(pop.trust_gov, act).mean()) if len(act) else np.nan,
         }

@@ -660,8 +660,18 @@ class SystemParams:
         0.5, doc="share of nominal quality a learning provider delivers at productivity 0",
         unit=SHARE, bounds=(0.0, 1.0), plausible=(0.3, 0.7))
     readiness_block_weight: float = param(
-        0.5, doc="weight of the key building blocks in readiness (rest: providers' productivity)",
-        unit="weight", bounds=(0.0, 1.0), plausible=(0.3, 0.7))
+        0.4, doc=("weight of the key building blocks in readiness (rest: absorption and "
+                  "providers' productivity)"),
+        unit="weight", bounds=(0.0, 1.0), plausible=(0.3, 0.6))
+    readiness_absorption_weight: float = param(
+        0.3, doc=("weight in readiness of absorption: national capacity relative to the "
+                  "whole caseload in service (rest: providers' productivity)"),
+        unit="weight", bounds=(0.0, 1.0), plausible=(0.1, 0.5),
+        source="assumption; source: readiness = capacity to take over the caseload")
+    staff_turnover: float = param(
+        0.02, doc="share of national providers' accumulated experience lost each month (staff turnover)",
+        unit="share/month", bounds=(0.0, 1.0), plausible=(0.0, 0.05),
+        source="assumption; source: capacity can be lost when trained staff leave")
     ownership_case_weight: float = param(
         0.5, doc="weight of the national caseload share in ownership's target (rest: spend share)",
         unit="weight", bounds=(0.0, 1.0), plausible=(0.3, 0.7))
@@ -688,6 +698,7 @@ class SystemParams:
         check_fields(self, path)
         _unit_sum(self, path, "referral_success_floor", "referral_success_gain")
         _unit_sum(self, path, "reception_reach_floor", "reception_reach_gain")
+        _unit_sum(self, path, "readiness_block_weight", "readiness_absorption_weight")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,10 +24,12 @@ READINESS_BLOCKS = ("public_services", "sops_referral", "data_management", "coor
 class NationalSystem:
     """State and slow dynamics of the national system."""
 
-    def __init__(self, params: SystemParams):
+    def __init__(self, params: SystemParams, initial_ta_usd: float = 0.0):
         self.params = params
         self.initial = np.array([params.initial[b] for b in BLOCKS], dtype=float)
         self.blocks = self.initial.copy()
+        #: The drive that holds every block at its initial value (the system as it stands).
+        self.initial_drive = self.drive(initial_ta_usd)
 
     def __getitem__(self, block: str) -> float:
         return float(self.blocks[_IDX[block]])
@@ -68,24 +70,44 @@ class NationalSystem:
         p = self.params
         return p.reception_reach_floor + p.reception_reach_gain * self["data_management"] * office
 
-    def readiness(self, productivity: float) -> float:
-        """Measured national readiness (0-1): key blocks and providers' productivity."""
+    @property
+    def structure(self) -> float:
+        """How far routine casework becomes institutional learning: SOPs and data systems."""
+        return 0.5 * (self["sops_referral"] + self["data_management"])
+
+    def readiness(self, productivity: float, absorption: float) -> float:
+        """Measured capacity to take over (0-1): key blocks, providers' productivity and
+        absorption (national capacity relative to the whole caseload in service)."""
         blocks = np.mean([self[b] for b in READINESS_BLOCKS])
-        w = self.params.readiness_block_weight
-        return float(w * blocks + (1 - w) * productivity)
+        wb, wa = self.params.readiness_block_weight, self.params.readiness_absorption_weight
+        return float(wb * blocks + wa * absorption + (1 - wb - wa) * productivity)
+
+    def drive(self, ta_usd: float) -> float:
+        """What builds the system: political will x (ownership and technical assistance)."""
+        p = self.params
+        ta = min(1.0, ta_usd / p.ta_full_intensity_usd)
+        w_own = p.drive_ownership_weight
+        return self["political_will"] * (w_own * self["ownership"] + (1 - w_own) * ta)
 
     def update(self, national_case_share: float, national_spend_share: float,
                ta_usd: float) -> None:
-        """One month of change (step 9)."""
+        """One month of change (step 9).
+
+        Built blocks move toward a target that equals their initial value at the initial
+        drive, rises toward 1 with more drive and falls toward 0 with less (technical
+        assistance ended, will or ownership lost).
+        """
         p = self.params
         rate = 1.0 / p.adjustment_months
-        w_case, w_own = p.ownership_case_weight, p.drive_ownership_weight
+        w_case = p.ownership_case_weight
         target_own = w_case * national_case_share + (1 - w_case) * national_spend_share
         self["ownership"] = self["ownership"] + rate * (target_own - self["ownership"])
         self["budget"] = self["budget"] + rate * (national_spend_share - self["budget"])
-        ta = min(1.0, ta_usd / p.ta_full_intensity_usd)
-        drive = self["political_will"] * (w_own * self["ownership"] + (1 - w_own) * ta)
+        drive, d0 = self.drive(ta_usd), max(self.initial_drive, 1e-9)
+        up = drive >= d0
+        gain = (drive - d0) / max(1 - d0, 1e-9) if up else drive / d0
         for b in _BUILT:
             i = _IDX[b]
-            target = self.initial[i] + (1 - self.initial[i]) * drive
+            b0 = self.initial[i]
+            target = b0 + (1 - b0) * gain if up else b0 * gain
             self.blocks[i] += rate * (target - self.blocks[i])

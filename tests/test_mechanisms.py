@@ -117,3 +117,45 @@ def test_transfer_succeeds_with_the_referral_success_times_acceptance():
     se = (p * (1 - p) / 400) ** 0.5
     assert abs(moved - p) < 4 * se
     assert model.dropped_total == 400 - (model.population.ep_provider[:400, 0] == 1).sum()
+
+
+def _fired_month(ta: float, responsiveness: float) -> int:
+    from experiments.config import compose, run_config, set_dotted
+    from sim import run
+
+    cfg = run_config(compose("config", [
+        "scenario=readiness_triggered", "model.scale=100", "model.horizon_months=84",
+        f"scenario.technical_assistance.after={ta}"]))
+    set_dotted(cfg, "country.funders.treasury.budget_responsiveness", responsiveness)
+    set_dotted(cfg, "country.funders.bilateral_giz.technical_assistance", 0.0)
+    params = build_params(cfg)
+    sc = build_scenario(cfg["scenario"], params.country)
+    run(params, sc, seed=3)
+    fired = sc.cells[0][0].fired_month
+    return 10_000 if fired is None else fired
+
+
+def test_readiness_trigger_waits_longer_without_technical_assistance_or_budget_growth():
+    invested = _fired_month(ta=0.15, responsiveness=1.5)
+    assert invested < 84  # fires on readiness, before the fallback
+    assert _fired_month(ta=0.0, responsiveness=0.0) > invested
+
+
+def test_ended_technical_assistance_and_staff_cuts_lower_readiness():
+    cfg = _world()
+    cfg["country"]["funders"][0]["technical_assistance"] = 0.5
+    cfg["country"]["providers"][1]["learning"] = True
+    cfg["country"]["system"]["min_productivity"] = 0.5
+    cfg["country"]["system"]["staff_turnover"] = 0.1
+    params = build_params(copy.deepcopy(cfg))
+    sc = build_scenario({"name": "t", "national_share": {"default": 0.0},
+                         "donor_funding": {"kind": "step", "month": 12, "before": 1.0, "after": 0.0}},
+                        params.country)
+    model = model_with_returnees(cfg, 0, scenario=sc)
+    for _ in range(36):
+        model.step()
+    ready = [r["readiness"] for r in model.records]
+    sops = [r["block_sops_referral"] for r in model.records]
+    assert ready[11] > ready[0]  # TA builds capacity ...
+    assert ready[35] < ready[11]  # ... and its end (turnover, no drive) loses it again
+    assert sops[35] < sops[11]

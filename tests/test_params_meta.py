@@ -100,7 +100,8 @@ def test_system_rules_follow_their_parameters_exactly():
     assert system.referral_success == pytest.approx(0.1 + 0.4 * 0.5)
     reach = system.reception_reach(np.array([1.0, 0.5]))
     assert reach == pytest.approx([0.3 + 0.6 * 0.5, 0.3 + 0.6 * 0.25])
-    assert system.readiness(1.0) == pytest.approx(0.25 * 0.5 + 0.75 * 1.0)
+    # absorption weight 0.3 (default): blocks 0.5, absorption 0.2, productivity 1.
+    assert system.readiness(1.0, 0.2) == pytest.approx(0.25 * 0.5 + 0.3 * 0.2 + 0.45 * 1.0)
 
 
 @pytest.mark.parametrize("reach, registered", [(0.0, 0), (1.0, 20)])
