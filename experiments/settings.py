@@ -78,6 +78,8 @@ class CompareSettings(CommonSettings):
         level: confidence level of every interval, in (0, 1).
         posterior: folder written by `handover calibrate`; replication r uses posterior
             parameter set r in every scenario (null: the profile's parameters).
+        assumptions: run/space/only/decisive of the decisive-assumption probe (validated by
+            `experiments.compare.assumptions.parse_assumptions`).
     """
 
     executor: Any = MISSING
@@ -86,6 +88,7 @@ class CompareSettings(CommonSettings):
     reference: str = MISSING
     level: float = MISSING
     posterior: Optional[str] = None
+    assumptions: Any = None  # "what would change this ranking" (experiments/compare/assumptions.py)
 
     def check(self) -> None:
         """Validate; resolve `scenarios` to a list of names."""

@@ -25,6 +25,8 @@ from experiments.study.atomic import write_csv_atomic, write_parquet_atomic
 from experiments.config import compose, run_config
 from experiments.settings import CompareSettings, load_settings
 from experiments import units
+from experiments.compare import assumptions as what_if
+from experiments.compare.assumptions import parse_assumptions
 from experiments.compare.paired import comparison_table, paired_differences
 from experiments.study.outputs import collect_series, resolve_output_dir
 from experiments.study.runner import replication_seeds, run_study, study_failed
@@ -167,6 +169,8 @@ def run_comparison(
     from experiments.calibrate.posterior import apply_posterior, uncertainty_note
 
     posterior = apply_posterior(jobs, settings.posterior, cfg["seed"], settings.replications)
+    decisive = parse_assumptions(cfg)
+    what_if_jobs = what_if.build_jobs(jobs, decisive) if decisive else []
     executor_cfg = cfg.get("executor")
     out = resolve_output_dir(cfg, "compare")
     for spec in jobs:
@@ -196,11 +200,42 @@ def run_comparison(
     )
     seeds = replication_seeds(cfg["seed"], settings.replications)
     descriptions = {j["scenario"]: j["config"]["scenario"].get("description", "") for j in jobs}
+    changes = None
+    failed = study_failed(runs)
+    if what_if_jobs:
+        changes = run_what_if(what_if_jobs, runs, outcomes, settings, out, executor_cfg)
+        failed += changes[3]
     report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions,
-                          uncertainty_note(posterior))
+                          uncertainty_note(posterior), changes)
     report.write(out / "report.html")
     print(format_table(table, settings.reference, settings.level))
-    return out, table, study_failed(runs)
+    if changes is not None:
+        print("\nWhat would change this ranking (assumptions.csv, assumptions_summary.csv):")
+        print(changes[1][["assumption", "end", "values", "ranking_changes", "top"]].to_string(index=False))
+    return out, table, failed
+
+
+def run_what_if(jobs: list[dict[str, Any]], base_runs: pd.DataFrame, outcomes: list[str],
+                settings: CompareSettings, out: Path, executor_cfg: dict[str, Any] | None):
+    """Run the decisive-assumption jobs (`experiments.compare.assumptions`) and write their
+    tables and tornado figure.
+
+    Returns:
+        (detail, summary, figure path, number of failed runs).
+    """
+    from experiments.study.jobs import run_job
+
+    runs = run_study(jobs, run_job, out / "assumptions", executor_cfg, label="assumptions")
+    failed = study_failed(runs)
+    ok = runs[runs["error"].isna()].drop(columns=["job", "error"], errors="ignore")
+    ok = ok[[c for c in ok.columns if c not in ("traceback", "seconds")]]
+    detail, summary = what_if.analyse(base_runs[base_runs["error"].isna()], ok, outcomes,
+                                      settings.reference, settings.gap_threshold_months,
+                                      settings.level)
+    write_csv_atomic(detail, out / "assumptions.csv")
+    write_csv_atomic(summary, out / "assumptions_summary.csv")
+    figure = what_if.plot_tornado(detail, settings.reference, out / "assumptions.png")
+    return detail, summary, figure, failed
 
 
 def _scenario_order(settings: CompareSettings) -> Callable[[pd.Series], pd.Series]:
@@ -317,6 +352,7 @@ def build_report(
     seeds: list[int],
     descriptions: dict[str, str] | None = None,
     uncertainty: str = "",
+    changes: tuple | None = None,
 ):
     """Assemble the self-contained HTML report of a comparison.
 
@@ -329,6 +365,7 @@ def build_report(
         seeds: replication seeds.
         descriptions: scenario name -> one-line description (listed in the report).
         uncertainty: which uncertainty the intervals include (`uncertainty_note`).
+        changes: (detail, summary, figure, failed) of `run_what_if`, or None.
 
     Returns:
         An `experiments.report.Report` (not yet written).
@@ -393,6 +430,23 @@ def build_report(
     )
     for heading, path, caption in figures:
         rep.add_figure(heading, path, caption)
+    if changes is not None:
+        detail, summary, figure, _ = changes
+        base_order = list(table.sort_values(["rank", "scenario"])["scenario"])
+        said = what_if.sentences(summary, base_order) or [
+            "No decisive assumption at either end of its range changes the ranking."]
+        rep.add_list("What would change this ranking", said)
+        rep.add_table(
+            "Decisive assumptions, one at a time",
+            summary[["assumption", "end", "values", "ranking_changes", "top", "moved", "ranking"]],
+            caption="Each decisive assumption set to the low, then the high end of its declared "
+            "range (configs/sa/, everything else as in the profile), every scenario re-run with "
+            "the same seeds. ranking_changes: the order of scenarios differs from the Summary's; "
+            "moved: scenario base rank→rank. Per scenario: assumptions.csv.")
+        rep.add_figure(
+            "What would change this ranking (tornado)", figure,
+            f"Paired coverage difference from {ref} (percentage points) at each assumption's "
+            "low (blue) and high (orange) end; black line: the base comparison; widest swing on top.")
     rep.add_table(
         f"Paired differences against {ref}",
         differences_frame(diffs, ["coverage", "dropped_cases", "unmet_need_months", "gap_risk",
