@@ -9,7 +9,7 @@ shocks compose (two 50 % cuts leave 25 %). A shock touches only what it names; e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -84,25 +84,20 @@ class ReturnSurge:
 
 @dataclass
 class PoliticalWillDrop:
-    """Political will falls by `size` (absolute, 0-1) at `start`; it is restored after
-    `duration` months (null = for good)."""
+    """Political will is `size` lower (absolute, 0-1) from `start` for `duration` months
+    (null = for good); it lowers the will that the system's own dynamics produce."""
 
     size: float
     start: int
     duration: int | None = None
-    _dropped: float = field(default=0.0, init=False, repr=False)
 
     def check(self, path: str, names: dict[str, list[str]]) -> None:
         check_range(f"{path}.size", self.size, 0.0, 1.0)
         _check_timing(path, self.start, self.duration)
 
     def apply(self, model: Any, month: int) -> None:
-        if month == self.start:
-            before = model.system["political_will"]
-            model.system["political_will"] = before - self.size
-            self._dropped = before - model.system["political_will"]
-        if self.duration is not None and month == self.start + self.duration:
-            model.system["political_will"] = model.system["political_will"] + self._dropped
+        if _active(month, self.start, self.duration):
+            model.will_offset -= self.size
 
 
 @dataclass

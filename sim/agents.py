@@ -157,7 +157,7 @@ class Donor(mesa.Agent):
 class Treasury(mesa.Agent):
     """The national treasury: the reintegration allocation is an outcome of its budget process.
 
-    own       = monthly_budget x political_will x (1 + responsiveness x ownership)
+    own       = monthly_budget x political_will x (1 + responsiveness x ownership) x policy
     promised  = takeover x withdrawn x honoured x political_will / initial political will
     protected = 1 - competing_priorities x (1 - budget block)
     target    = fiscal_space x protected x multiplier x (own + promised)
@@ -179,7 +179,7 @@ class Treasury(mesa.Agent):
         self.fulfilment = 1.0  # share of the pledge put into this month's target (1 if none)
 
     def allocate(self, political_will: float, ownership: float, budget_line: float,
-                 withdrawn_usd: float, takeover: float) -> float:
+                 withdrawn_usd: float, takeover: float, policy: float = 1.0) -> float:
         """This month's national allocation in USD (step 2).
 
         Args:
@@ -189,9 +189,11 @@ class Treasury(mesa.Agent):
                 allocation from competing priorities.
             withdrawn_usd: donor money withdrawn this month because of the handover.
             takeover: pledged USD of national money per USD withdrawn (scenario lever).
+            policy: the policy block relative to its start: a national strategy makes
+                reintegration a budget priority.
         """
         s = self.spec
-        own = s.monthly_budget * political_will * (1 + s.budget_responsiveness * ownership)
+        own = s.monthly_budget * political_will * (1 + s.budget_responsiveness * ownership) * policy
         will = political_will / self.initial_political_will
         self.committed = takeover * withdrawn_usd
         afford = s.fiscal_space * (1 - s.competing_priorities * (1 - budget_line)) * self.multiplier

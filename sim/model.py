@@ -177,6 +177,7 @@ class HandoverModel(mesa.Model):
         """Set every shock modifier to neutral; active shocks multiply into them (step 1)."""
         self.labour_factor = np.ones(len(self.params.country.regions))
         self.trust_gov_factor = 1.0
+        self.will_offset = 0.0  # political-will shocks (absolute)
         for funder in (*self.donors.values(), self.treasury):
             funder.multiplier = 1.0
         for p in self.providers:
@@ -198,6 +199,7 @@ class HandoverModel(mesa.Model):
         self.extra_arrivals = []
         self._track_new_rows()
         self.scenario.apply(self, self.month)  # 1
+        self.system["political_will"] = self.system.will_base + self.will_offset
         budgets = self.allocate_funds(t)  # 2
         self.adjust_capacity(t, budgets)  # 3
         self.admit_arrivals(t)  # 4
@@ -268,7 +270,8 @@ class HandoverModel(mesa.Model):
             # matching penalties are not handover: no national pledge covers them.
             withdrawn += d.active * d.spec.monthly_budget * d.multiplier * max(0.0, 1 - factor)
         national = self.treasury.allocate(self.system["political_will"], self.system["ownership"],
-                                          self.system["budget"], withdrawn, sc.national_takeover)
+                                          self.system["budget"], withdrawn, sc.national_takeover,
+                                          self.system.relative("policy"))
         self._withdrawn = withdrawn
         ta_share = {n: min(1.0, d.spec.technical_assistance + self.ta_extra) for n, d in self.donors.items()}
         self._ta_usd = sum(b * ta_share[n] for n, b in donor_budget.items())
@@ -420,7 +423,9 @@ class HandoverModel(mesa.Model):
         # A transfer under an exit plan is a warm referral to the national system: it goes
         # through the national referral mechanism and needs the returnee to accept it.
         w = self.params.country.returnees.transfer_trust_weight
-        p_transfer = self.system.referral_success * (1 - w + w * pop.trust_gov[rows])
+        # Coordination between programmes and national services carries the case file across.
+        handoff = self.system.referral_success * min(1.0, self.system.relative("coordination"))
+        p_transfer = handoff * (1 - w + w * pop.trust_gov[rows])
         p_match = np.where(transfer & _at(pop.ep_transfer, rows, areas), p_transfer, p_match)
         reached = self.streams.behaviour.random(len(rows)) < p_match
         u = self.streams.behaviour.random(len(rows))  # random order among ties
@@ -434,10 +439,14 @@ class HandoverModel(mesa.Model):
         free = np.array([max(p.capacity - c, 0) for p, c in zip(self.providers, self._caseloads())])
         mod, prof, reg = pop.modality[rows], pop.profile[rows], pop.region[rows]
         cell = Provider.cell_code(areas, reg, mod, prof, len(self.params.country.regions))
+        # A severe need requires direct (specialist) service: a provider that refers cannot take it.
+        severe = _at(pop.ep_severity, rows, areas) >= self.params.country.needs.specialist_severity
         for p in self.providers:
             if p.funded and free[p.index] > 0:
                 side = ~national if p.external else national
-                self._assign(t, p, rows, areas, side & p.serves_cell[cell] & ~taken, free, taken)
+                ok = side & p.serves_cell[cell] & ~(severe & p.by_referral[areas])
+                self._assign(t, p, rows, areas, ok & ~taken, free, taken)
+        self._open_services(t, rows, areas, national, cell, severe, free, taken)
         net = self.scenario.safety_net
         if net and self.month >= net["start"] and (net["until"] is None or self.month < net["until"]):
             waited = t - np.where(_at(pop.ep_wait_since, rows, areas) >= 0, _at(pop.ep_wait_since, rows, areas), t)
@@ -446,8 +455,28 @@ class HandoverModel(mesa.Model):
                       & (waited >= net.get("wait_months", 0)))
             for p in self.providers:
                 if p.external and p.funded and free[p.index] > 0:
-                    ok = in_net & p.offers[areas] & p.reaches[reg]
+                    ok = in_net & p.offers[areas] & p.reaches[reg] & ~(severe & p.by_referral[areas])
                     self._assign(t, p, rows, areas, ok & ~taken, free, taken)
+
+    def _open_services(self, t: int, rows: np.ndarray, areas: np.ndarray, national: np.ndarray,
+                       cell: np.ndarray, severe: np.ndarray, free: np.ndarray, taken: np.ndarray) -> None:
+        """National services open to all take programme-eligible returnees left waiting on the
+        external channel: within their own rules, if the returnee trusts government enough to
+        turn to them, and only with the share of free places that mainstreaming opens."""
+        open_ = [p for p in self.providers if p.spec.open_to_programme_returnees and not p.external
+                 and p.funded and free[p.index] > 0]
+        if not open_:
+            return
+        pop = self.population
+        turns = self.streams.behaviour.random(len(rows)) < pop.trust_gov[rows]
+        share = self.system["mainstreaming"]
+        for p in open_:
+            slots = np.array(free)
+            slots[p.index] = int(free[p.index] * share)
+            ok = ~national & turns & p.serves_cell[cell] & ~(severe & p.by_referral[areas]) & ~taken
+            before = slots[p.index]
+            self._assign(t, p, rows, areas, ok, slots, taken)
+            free[p.index] -= before - slots[p.index]
 
     def _assign(self, t: int, p: Provider, rows: np.ndarray, areas: np.ndarray, ok: np.ndarray,
                 free: np.ndarray, taken: np.ndarray) -> None:
@@ -461,7 +490,13 @@ class HandoverModel(mesa.Model):
         pop.ep_provider[r, a] = p.index
         pop.ep_referral[r, a] = p.by_referral[a]
         pop.ep_external[r, a] = p.external
-        pop.ep_duration[r, a] = lo + np.floor(_at(pop.ep_u_duration, r, a) * (hi - lo + 1)).astype(np.int16)
+        # Severer needs get longer assistance within the provider's range: the position in
+        # [lo, hi] mixes the routing draw with the severity (rescaled to 0-1) by weight e.
+        needs = self.params.country.needs
+        s = (_at(pop.ep_severity, r, a) - needs.severity_min) / max(1 - needs.severity_min, 1e-9)
+        e = needs.severity_duration_effect
+        pos = (1 - e) * _at(pop.ep_u_duration, r, a) + e * np.clip(s, 0.0, 1.0)
+        pop.ep_duration[r, a] = np.minimum(hi, lo + np.floor(pos * (hi - lo + 1))).astype(np.int16)
         first = _at(pop.ep_first_served, r, a)
         pop.ep_first_served[r, a] = np.where(first < 0, t, first)
         if p.external:
@@ -618,6 +653,7 @@ class HandoverModel(mesa.Model):
             p.learn(self._ta_usd / len(learners), self.system.structure)
         nat_spend = sum(p.spend for p in self.providers if not p.external)
         all_spend = sum(p.spend for p in self.providers) + self._ta_usd
+        self.system.update_will(fiscal_stress=1.0 - min(1.0, self.treasury.multiplier))
         self.system.update(national_load / total_load if total_load else 0.0,
                            nat_spend / all_spend if all_spend else 0.0, self._ta_usd)
         self.readiness = self.system.readiness(self._national_productivity(), self._absorption())

@@ -309,6 +309,16 @@ class Needs:
     severity_min: float = param(
         0.3, doc="lowest severity of a need; severity ~ uniform(severity_min, 1)", unit=INDEX,
         bounds=(0.0, 1.0), plausible=(0.1, 0.5))
+    severity_duration_effect: float = param(
+        0.3, doc=("weight of severity in where an episode's assistance falls in the provider's "
+                  "[min, max] months (rest: a uniform draw): severer needs get longer help"),
+        unit="weight", bounds=(0.0, 1.0),
+        plausible=(0.0, 0.5), source="assumption; source: needs and vulnerabilities differ")
+    specialist_severity: float = param(
+        0.85, doc=("severity at or above which a need requires direct (specialist) service: "
+                   "a provider that only refers cannot take it"), unit=INDEX, bounds=(0.0, 1.0),
+        plausible=(0.7, 1.0),
+        source="assumption; source: vulnerable cases (trafficking survivors, medical cases) need specialised care")
 
     def check(self, path: str) -> None:
         """Validate that each profile gives a probability for every area."""
@@ -519,6 +529,10 @@ class ProviderSpec:
     learning: bool = param(
         False, doc="gains productivity and quality with experience and technical assistance",
         unit="flag", source=STRUCTURE)
+    open_to_programme_returnees: bool = param(
+        False, doc=("a national service that also takes programme-eligible returnees (within "
+                    "its modalities, profiles, regions and areas) when they turn to it"),
+        unit="flag", source="source: national services are open to all citizens")
 
     @property
     def external(self) -> bool:
@@ -668,6 +682,16 @@ class SystemParams:
                   "whole caseload in service (rest: providers' productivity)"),
         unit="weight", bounds=(0.0, 1.0), plausible=(0.1, 0.5),
         source="assumption; source: readiness = capacity to take over the caseload")
+    will_results: float = param(
+        0.5, doc=("response of political will to visible results: change of its target per unit "
+                  "of ownership gained (national share of caseload and spend) since the start"),
+        unit="will/ownership", bounds=(0.0, None), plausible=(0.0, 1.0),
+        source="assumption; source: governments invest more in systems they own")
+    will_fiscal: float = param(
+        0.5, doc=("response of political will to fiscal stress: fall of its target per unit of "
+                  "treasury allocation lost to shocks (competing priorities)"),
+        unit="will/share", bounds=(0.0, None), plausible=(0.0, 1.0),
+        source="assumption; source: allocation competes with other priorities")
     staff_turnover: float = param(
         0.02, doc="share of national providers' accumulated experience lost each month (staff turnover)",
         unit="share/month", bounds=(0.0, 1.0), plausible=(0.0, 0.05),

@@ -30,6 +30,8 @@ class NationalSystem:
         self.blocks = self.initial.copy()
         #: The drive that holds every block at its initial value (the system as it stands).
         self.initial_drive = self.drive(initial_ta_usd)
+        #: Political will without temporary shocks; it follows results and fiscal stress.
+        self.will_base = float(self["political_will"])
 
     def __getitem__(self, block: str) -> float:
         return float(self.blocks[_IDX[block]])
@@ -63,12 +65,16 @@ class NationalSystem:
     def referral_success(self) -> float:
         """Monthly probability that a national case manager completes a referral."""
         p = self.params
-        return p.referral_success_floor + p.referral_success_gain * self["sops_referral"]
+        # SOPs need the sector ministries on board to receive the referral (whole of government).
+        working = min(1.0, self["sops_referral"] * self.relative("whole_of_government"))
+        return p.referral_success_floor + p.referral_success_gain * working
 
     def reception_reach(self, office: np.ndarray) -> np.ndarray:
         """Probability national actors receive and register an arrival, per region."""
         p = self.params
-        return p.reception_reach_floor + p.reception_reach_gain * self["data_management"] * office
+        # Decentralisation extends the local offices' presence.
+        presence = np.minimum(1.0, office * self.relative("decentralisation"))
+        return p.reception_reach_floor + p.reception_reach_gain * self["data_management"] * presence
 
     @property
     def structure(self) -> float:
@@ -89,6 +95,16 @@ class NationalSystem:
         w_own = p.drive_ownership_weight
         return self["political_will"] * (w_own * self["ownership"] + (1 - w_own) * ta)
 
+    def update_will(self, fiscal_stress: float) -> None:
+        """Political will (without shocks) moves toward a target that rises with visible
+        results (ownership gained since the start) and falls with fiscal stress (0-1)."""
+        p = self.params
+        target = (self.initial[_IDX["political_will"]]
+                  + p.will_results * (self["ownership"] - self.initial[_IDX["ownership"]])
+                  - p.will_fiscal * fiscal_stress)
+        target = float(np.clip(target, 0.0, 1.0))
+        self.will_base += (target - self.will_base) / p.adjustment_months
+
     def update(self, national_case_share: float, national_spend_share: float,
                ta_usd: float) -> None:
         """One month of change (step 9).
@@ -98,7 +114,8 @@ class NationalSystem:
         assistance ended, will or ownership lost).
         """
         p = self.params
-        rate = 1.0 / p.adjustment_months
+        # A mandated lead entity steers the building of the system.
+        rate = self.relative("lead_entity") / p.adjustment_months
         w_case = p.ownership_case_weight
         target_own = w_case * national_case_share + (1 - w_case) * national_spend_share
         self["ownership"] = self["ownership"] + rate * (target_own - self["ownership"])

@@ -20,8 +20,11 @@ def _world(treasury: dict | None = None, donor: dict | None = None, **model) -> 
         {"name": "treasury", "kind": "treasury", "monthly_budget": 2000.0, "fiscal_space": 1.0,
          "budget_responsiveness": 0.0, "shares": {"agency": 1.0}, **(treasury or {})},
     ]
-    return world([provider("prog", "external_implementer", "donor", slots=5),
-                  provider("agency", "national_agency", "treasury", slots=5)], funders, **model)
+    cfg = world([provider("prog", "external_implementer", "donor", slots=5),
+                 provider("agency", "national_agency", "treasury", slots=5)], funders, **model)
+    # A still system (blocks and will do not move), so money rules can be checked exactly.
+    cfg["country"]["system"].update(adjustment_months=1e9, will_results=0.0, will_fiscal=0.0)
+    return cfg
 
 
 def _run(cfg: dict, scenario: dict, months: int = 6, n: int = 0):
@@ -147,6 +150,7 @@ def test_ended_technical_assistance_and_staff_cuts_lower_readiness():
     cfg["country"]["providers"][1]["learning"] = True
     cfg["country"]["system"]["min_productivity"] = 0.5
     cfg["country"]["system"]["staff_turnover"] = 0.1
+    cfg["country"]["system"]["adjustment_months"] = 36
     params = build_params(copy.deepcopy(cfg))
     sc = build_scenario({"name": "t", "national_share": {"default": 0.0},
                          "donor_funding": {"kind": "step", "month": 12, "before": 1.0, "after": 0.0}},
@@ -159,3 +163,63 @@ def test_ended_technical_assistance_and_staff_cuts_lower_readiness():
     assert ready[11] > ready[0]  # TA builds capacity ...
     assert ready[35] < ready[11]  # ... and its end (turnover, no drive) loses it again
     assert sops[35] < sops[11]
+
+
+def test_a_severe_need_is_not_taken_by_a_provider_that_only_refers():
+    cfg = world([provider("prog", "external_implementer", "donor", slots=5,
+                          areas={"economic": "referral"})])
+    cfg["country"]["needs"]["specialist_severity"] = 0.85
+    model = model_with_returnees(cfg, 2)
+    model.population.ep_severity[0, 0] = 0.9  # >= specialist_severity 0.85: needs direct help
+    model.population.ep_severity[1, 0] = 0.5
+    model.step()
+    assert list(model.population.ep[:2, 0]) == [2, 3]  # WAITING, IN_SERVICE
+
+
+def test_severity_lengthens_assistance():
+    cfg = world([provider("prog", "external_implementer", "donor", slots=5, assist_months=[6, 12])])
+    cfg["country"]["needs"]["severity_duration_effect"] = 1.0  # duration set by severity alone
+    model = model_with_returnees(cfg, 3)
+    model.population.ep_severity[:3, 0] = [0.3, 0.65, 1.0]  # rescaled 0, 0.5, 1
+    model.step()
+    assert list(model.population.ep_duration[:3, 0]) == [6, 9, 12]
+
+
+def _open_world(open_flag: bool, trust: float = 1.0):
+    # The programme (eligible: avrr) offers only training; the national agency offers economic.
+    cfg = _world()
+    cfg["country"]["providers"][0]["areas"] = {"training": "direct"}
+    cfg["country"]["providers"][1]["open_to_programme_returnees"] = open_flag
+    cfg["country"]["funders"][1]["monthly_budget"] = 1e6
+    cfg["country"]["system"]["initial"]["mainstreaming"] = 1.0
+    model = model_with_returnees(cfg, 4)
+    model.population.trust_gov[:4] = trust
+    model.step()
+    return model
+
+
+def test_national_services_open_to_programme_returnees_serve_them():
+    assert (_open_world(False).population.ep[:4, 0] == 2).all()  # left waiting on the programme
+    assert (_open_world(True).population.ep_provider[:4, 0] == 1).all()  # served nationally
+    assert (_open_world(True, trust=0.0).population.ep[:4, 0] == 2).all()  # unless distrusted
+
+
+def test_political_will_follows_visible_results_and_fiscal_stress():
+    def will(shocks=(), n=0, donor=1000.0, **system):
+        cfg = _world(donor={"monthly_budget": donor})
+        cfg["country"]["system"].update(adjustment_months=6, **system)
+        params = build_params(copy.deepcopy(cfg))
+        sc = build_scenario({"name": "t", "national_share": {"default": 0.0}, "shocks": list(shocks)},
+                            params.country)
+        model = model_with_returnees(cfg, n, scenario=sc)
+        for _ in range(24):
+            model.step()
+        return model.records[-1]["block_political_will"]
+
+    base = will(will_results=0.0, will_fiscal=0.0)
+    assert base == pytest.approx(0.5)  # no results, no stress: will stays where it was
+    cut = [{"kind": "funding_cut", "funder": "treasury", "size": 0.5, "start": 0}]
+    assert will(cut, will_results=0.0, will_fiscal=0.5) == pytest.approx(0.25, abs=0.02)
+    # Without the programme the national agency carries all cases and spend: ownership rises
+    # from 0.5 toward 1, and will follows it up.
+    assert will(n=5, donor=0.0, will_results=1.0, will_fiscal=0.0) > base + 0.03

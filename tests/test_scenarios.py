@@ -106,7 +106,9 @@ def test_political_will_drop_and_restore():
     res = _base([{"kind": "political_will_drop", "size": 0.3, "start": 10, "duration": 5}])
     base = _base()
     pw = res.timeseries["block_political_will"] - base.timeseries["block_political_will"]
-    assert np.allclose(pw[:10], 0) and np.allclose(pw[10:15], -0.3) and np.allclose(pw[15:], 0)
+    # Will also follows results (ownership), which the shock moves a little: hence the tolerance.
+    assert np.allclose(pw[:10], 0)
+    assert np.allclose(pw[10:15], -0.3, atol=0.005) and np.allclose(pw[15:], 0, atol=0.005)
 
 
 def test_provider_closure_and_downturn():

@@ -49,7 +49,9 @@ def world(providers: list[dict], funders: list[dict] | None = None, **model) -> 
                          "vulnerable_share": {"avrr_europe": 0.0, "humanitarian_transit": 0.0,
                                               "forced": 0.0, "spontaneous": 0.0}},
             "regions": [{"name": "only", "share": 1.0, "office": 1.0, "labour": 0.5}],
-            "needs": {"standard": dict(ONLY_ECONOMIC), "vulnerable": dict(ONLY_ECONOMIC)},
+            # Severity neither changes durations nor asks for specialists unless a test says so.
+            "needs": {"standard": dict(ONLY_ECONOMIC), "vulnerable": dict(ONLY_ECONOMIC),
+                      "severity_duration_effect": 0.0, "specialist_severity": 1.0},
             "returnees": {
                 "trust_gov": 0.5, "trust_ext": 0.5, "trust_concentration": 8,
                 "help_seeking": 1.0, "unregistered_factor": 1.0, "patience_months": 12,
