@@ -133,8 +133,8 @@ def _fired_month(ta: float, responsiveness: float) -> int:
     set_dotted(cfg, "country.funders.bilateral_giz.technical_assistance", 0.0)
     params = build_params(cfg)
     sc = build_scenario(cfg["scenario"], params.country)
-    run(params, sc, seed=3)
-    fired = sc.cells[0][0].fired_month
+    model = run(params, sc, seed=3).model  # the model runs its own copy of the scenario
+    fired = model.scenario.cells[0][0].fired_month
     return 10_000 if fired is None else fired
 
 
@@ -145,7 +145,7 @@ def test_readiness_trigger_waits_longer_without_technical_assistance_or_budget_g
 
 
 def test_ended_technical_assistance_and_staff_cuts_lower_readiness():
-    cfg = _world()
+    cfg = _world(horizon_months=36)
     cfg["country"]["funders"][0]["technical_assistance"] = 0.5
     cfg["country"]["providers"][1]["learning"] = True
     cfg["country"]["system"]["min_productivity"] = 0.5
@@ -206,7 +206,7 @@ def test_national_services_open_to_programme_returnees_serve_them():
 
 def test_political_will_follows_visible_results_and_fiscal_stress():
     def will(shocks=(), n=0, donor=1000.0, **system):
-        cfg = _world(donor={"monthly_budget": donor})
+        cfg = _world(donor={"monthly_budget": donor}, horizon_months=24)
         cfg["country"]["system"].update(adjustment_months=6, **system)
         params = build_params(copy.deepcopy(cfg))
         sc = build_scenario({"name": "t", "national_share": {"default": 0.0}, "shocks": list(shocks)},
