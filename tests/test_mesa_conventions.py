@@ -66,12 +66,12 @@ def test_batch_run_returns_one_row_per_run_and_month():
 
 
 def test_a_scenario_object_can_be_reused_by_several_models():
-    ready = _params()  # no national provider: readiness = 0.5 x mean of the key blocks
+    ready = _params()  # no national provider: readiness = 0.4 x mean of the key blocks
     ready = dataclasses.replace(ready, country=dataclasses.replace(ready.country, system=(
         dataclasses.replace(ready.country.system, initial=dict.fromkeys(BLOCKS, 1.0)))))
-    unready = _params()  # blocks at 0.5: readiness 0.25 never reaches the threshold
+    unready = _params()  # blocks at 0.5: readiness 0.2 never reaches the threshold
     spec = {"name": "trigger", "national_share": {"default": {
-        "kind": "readiness_trigger", "threshold": 0.5, "months": 1, "before": 0.0, "after": 1.0}}}
+        "kind": "readiness_trigger", "threshold": 0.35, "months": 1, "before": 0.0, "after": 1.0}}}
     scenario = build_scenario(spec, ready.country)
     first = HandoverModel(ready, scenario, seed=1)
     first.step()
