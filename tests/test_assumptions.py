@@ -22,7 +22,7 @@ def test_analyse_reports_paired_differences_and_which_end_changes_the_ranking():
                 assumption="x", end="low", values="x=0")
     high = _runs({"ref": [0.10, 0.12, 0.11], "b": [0.40, 0.42, 0.41], "c": [0.20, 0.21, 0.22]},
                  assumption="x", end="high", values="x=1")
-    detail, summary = what_if.analyse(base, pd.concat([low, high]), ["coverage"], "ref", 3, 0.95)
+    detail, summary = what_if.analyse(base, pd.concat([low, high]), ["coverage"], "ref", 0.95)
     row = detail.set_index(["end", "scenario"]).loc[("low", "b")]
     assert row["diff_coverage"] == pytest.approx(0.05)  # paired: (0.15-0.10 + 0.04 + 0.06) / 3
     assert row["base_diff_coverage"] == pytest.approx(0.20)

@@ -141,7 +141,7 @@ def _order(table: pd.DataFrame) -> list[str]:
 
 
 def analyse(base_runs: pd.DataFrame, runs: pd.DataFrame, outcomes: list[str], reference: str,
-            gap_threshold: float, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+            level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Paired differences against the reference and ranks, per assumption and end.
 
     Args:
@@ -149,7 +149,6 @@ def analyse(base_runs: pd.DataFrame, runs: pd.DataFrame, outcomes: list[str], re
         runs: runs table of the assumption jobs (columns assumption, end, values).
         outcomes: outcome columns to summarise.
         reference: reference scenario.
-        gap_threshold: gap-risk threshold (months).
         level: confidence level.
 
     Returns:
@@ -158,13 +157,13 @@ def analyse(base_runs: pd.DataFrame, runs: pd.DataFrame, outcomes: list[str], re
         base rank. summary: one row per assumption x end with the ranking at that end,
         whether it differs from the base ranking, and which scenarios moved.
     """
-    base = comparison_table(base_runs, outcomes, reference, gap_threshold, level)
+    base = comparison_table(base_runs, outcomes, reference, level)
     base_rank = base.set_index("scenario")["rank"]
     base_order = _order(base)
     detail, summary = [], []
     for (name, end), grp in runs.groupby(["assumption", "end"], sort=False):
         table = comparison_table(grp.drop(columns=["assumption", "end", "values"]), outcomes,
-                                 reference, gap_threshold, level)
+                                 reference, level)
         order = _order(table)
         for _, row in table.iterrows():
             detail.append({

@@ -230,8 +230,7 @@ def run_what_if(jobs: list[dict[str, Any]], base_runs: pd.DataFrame, outcomes: l
     ok = runs[runs["error"].isna()].drop(columns=["job", "error"], errors="ignore")
     ok = ok[[c for c in ok.columns if c not in ("traceback", "seconds")]]
     detail, summary = what_if.analyse(base_runs[base_runs["error"].isna()], ok, outcomes,
-                                      settings.reference, settings.gap_threshold_months,
-                                      settings.level)
+                                      settings.reference, settings.level)
     write_csv_atomic(detail, out / "assumptions.csv")
     write_csv_atomic(summary, out / "assumptions_summary.csv")
     figure = what_if.plot_tornado(detail, settings.reference, out / "assumptions.png")
