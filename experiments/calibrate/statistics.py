@@ -9,7 +9,8 @@ A statistic is a small mapping (from a targets file, see `targets.py`)::
 `series` summarises a monthly column over model months [from, to) (`to` null = the end):
 `mean`, or `annual_mean` (mean x 12, e.g. returns a year).
 
-`cohort` looks at returnees at the end of the run (the snapshot), optionally only those who
+`cohort` looks at returnees who arrived in the reported months (after any spin-up) at the
+end of the run (the snapshot), optionally only those who
 arrived in the last `intake_months` months (so a funnel is read at the same cohort age as
 a programme's snapshot); `group` is `all`, `programme` (modalities some external programme
 accepts) or one modality:
@@ -84,9 +85,10 @@ def _cohort(stat: dict[str, Any], model: Any) -> float:
     k = model.scale
     horizon = model.month
     intake = stat.get("intake_months")
-    arrival = pop.view("arrival")
+    # reported months (arrivals during the spin-up before month 0 are left out)
+    arrival = pop.view("arrival") - getattr(model, "spinup", 0)
     window = intake if intake is not None else horizon
-    group = _group_mask(model, stat.get("group", "all"))
+    group = _group_mask(model, stat.get("group", "all")) & (arrival >= 0)
     if intake is not None:
         group &= arrival >= horizon - intake
     ep = pop.view("ep")
@@ -105,11 +107,11 @@ def _cohort(stat: dict[str, Any], model: Any) -> float:
         if measure == "assisted_share":
             return float((group & assisted).sum() / group.sum()) if group.any() else np.nan
         if measure == "assisted_share_of_returns":
-            everyone = arrival >= horizon - intake if intake is not None else np.ones(len(arrival), bool)
+            everyone = arrival >= (horizon - intake if intake is not None else 0)
             return float((group & assisted).sum() / everyone.sum()) if everyone.any() else np.nan
         if measure == "cost_per_assisted":
             donor = float(np.sum([r["donor_spend"] for r in model.records]))
-            persons = float(assisted.sum() * k)
+            persons = float((assisted & (arrival >= 0)).sum() * k)
             return donor / persons if persons else np.nan
         # assist_months: completed episodes served by an external programme
         done = (ep == Episode.DONE) & pop.view("ep_external") & group[:, None]
