@@ -159,3 +159,23 @@ def test_calibrate_end_to_end_writes_posterior_and_a_profile_usable_by_name(tmp_
         for path in installed:
             path.unlink(missing_ok=True)
 
+
+
+def test_sweep_uses_the_same_parameter_set_for_replication_r_in_every_setting(tmp_path):
+    import json
+
+    from experiments.sweep.driver import run_sweep
+
+    post = make_posterior(tmp_path / "post")
+    out = tmp_path / "sw"
+    run_sweep(["grid={model.timely_months:[3,4]}", "replications=6", f"posterior={post}",
+               f"output_dir={out}"], job_fn=echo_job, progress=False)
+    runs = pd.read_parquet(out / "runs.parquet")
+    wide = runs.pivot(index="replication", columns="setting", values="coverage")
+    assert (wide[0] == wide[1]).all()
+    assert (runs["coverage"] == [VALUES[i] for i in runs["parameter_set"]]).all()
+    assert "parameter uncertainty" in json.loads((out / "manifest.json").read_text())["uncertainty"]
+    with pytest.raises(ConfigError, match="also varied by this study"):
+        run_sweep([f"grid={{{FACTOR}:[0.4,0.6]}}", "replications=2", f"posterior={post}",
+                   f"output_dir={tmp_path / 'clash'}"], job_fn=echo_job, progress=False)
+    assert not (tmp_path / "clash").exists()
