@@ -1,11 +1,11 @@
-"""Fixed vocabularies of the modelled world (DOMAIN.md §2-3) and their integer codes.
+"""Fixed vocabularies of the modelled world (docs/background.md §2-3) and their integer codes.
 
 Codes index the columns of the returnee arrays; the order of each tuple is the code.
 """
 
 from enum import IntEnum
 
-#: Return modalities (DOMAIN.md §2).
+#: Return modalities (docs/background.md §2).
 MODALITIES = ("avrr_europe", "humanitarian_transit", "forced", "spontaneous")
 #: Returnee profiles.
 PROFILES = ("standard", "vulnerable")
@@ -37,7 +37,7 @@ PROVIDER_KINDS = (
 #: How a provider delivers an area: itself, or by referral to another service.
 SERVICE_MODES = ("direct", "referral")
 FUNDER_KINDS = ("donor", "treasury")
-#: National system building blocks (DOMAIN.md §3) and ownership.
+#: National system building blocks (docs/background.md §3) and ownership.
 BLOCKS = (
     "political_will",
     "policy",

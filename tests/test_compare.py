@@ -176,7 +176,7 @@ def test_jobs_use_each_scenario_file():
     jobs = build_jobs(["model.horizon_months=48"], settings, seed=5)
     assert [(j["scenario"], j["replication"]) for j in jobs] == [
         ("status_quo", 0), ("status_quo", 1), ("abrupt_exit", 0), ("abrupt_exit", 1)]
-    assert [j["seed"] for j in jobs] == [5, 6, 5, 6]
+    assert [j["seed"] for j in jobs] == replication_seeds(5, 2) * 2
     assert jobs[0]["config"]["scenario"]["name"] == "status_quo"
     assert jobs[2]["config"]["scenario"]["name"] == "abrupt_exit"
     assert all(j["config"]["model"]["horizon_months"] == 48 for j in jobs)

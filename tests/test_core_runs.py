@@ -78,7 +78,7 @@ def test_stylised_facts_of_status_quo():
     res = result("status_quo", 1, ("model.horizon_months=120", "model.scale=20"))
     pop, out = res.model.population, res.outcomes
     avrr = np.mean(pop.view("modality") == MODALITIES.index("avrr_europe"))
-    assert avrr <= 0.05  # AVRR is at best ~5 % of return movements (DOMAIN.md §2)
+    assert avrr <= 0.05  # AVRR is at best ~5 % of return movements (docs/background.md §2)
     assert out["programme_assisted_share"] < 0.15
     # Programme assistance lasts 6 to 12 months.
     external = [p.index for p in res.model.providers if p.external]

@@ -1,6 +1,6 @@
 """Country profiles in configs/country: they compose, validate, respect source facts, contrast.
 
-Source facts (DOMAIN.md): AVRR is at most ~5 % of return movements; Tunisia has about
+Source facts (docs/background.md): AVRR is at most ~5 % of return movements; Tunisia has about
 5,800 returns a year and OTE/Tounesna offices in every region.
 """
 

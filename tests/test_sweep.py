@@ -12,6 +12,7 @@ from conftest import toy_sweep_job
 from experiments.config import ConfigError, compose, get_dotted
 from experiments.space import apply_values, grid_space
 from experiments.settings import load_settings
+from experiments.study.runner import replication_seeds
 from experiments.sweep.driver import build_jobs, expand_grid, make_plan, run_sweep
 
 
@@ -67,7 +68,7 @@ def test_jobs_use_common_seeds_across_settings_and_scenarios():
     assert plan["params"] == ["model.scale", "model.timely_months"]
     jobs = build_jobs(overrides, plan)
     assert len(jobs) == 2 * 2 * 3
-    assert [j["seed"] for j in jobs] == [11, 12, 13] * 4
+    assert [j["seed"] for j in jobs] == replication_seeds(11, 3) * 4
     assert [(j["setting"], j["scenario"]) for j in jobs[::3]] == [
         (0, "status_quo"), (0, "abrupt_exit"), (1, "status_quo"), (1, "abrupt_exit")]
     assert jobs[0]["model.timely_months"] is None  # not set by setting 0
@@ -103,7 +104,7 @@ def test_sweep_writes_runs_summary_and_figures(tmp_path):
     assert row["coverage_hi"] - row["coverage_mean"] == pytest.approx(half, rel=1e-9)
     png = out / "figures" / "sweep_model.scale.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((out / "manifest.json").read_text())["seed"] == [5, 6, 7, 8]
+    assert json.loads((out / "manifest.json").read_text())["seed"] == replication_seeds(5, 4)
 
     # same output_dir again: everything resumes, tables identical
     _, again, _ = run_sweep(overrides, job_fn=toy_sweep_job, progress=False)
@@ -159,5 +160,5 @@ def test_handover_sweep_end_to_end_with_the_simulator(tmp_path, capsys):
     row = runs.iloc[-1]
     cfg = compose("sweep", args[1:3] + ["scenario=abrupt_exit", "model.timely_months=4"])
     direct = run_job({"config": run_config(cfg), "seed": int(row["seed"])})
-    assert row["seed"] == 4 and row["model.timely_months"] == 4
+    assert row["seed"] == replication_seeds(3, 2)[1] and row["model.timely_months"] == 4
     assert row["coverage"] == direct["coverage"] and row["dropped_cases"] == direct["dropped_cases"]

@@ -363,13 +363,12 @@ def study_seeds(seed: int, replications: int) -> dict[str, Any]:
         `{"sample": int, "analysis": int, "replications": [int, ...]}`; replication r
         uses `replications[r]` at every sample point (common random numbers).
     """
-    ss = np.random.SeedSequence(int(seed))
-    s_sample, s_analysis, s_reps = ss.spawn(3)
-    reps = [int(c.generate_state(1)[0]) for c in s_reps.spawn(int(replications))]
+    from experiments.study.runner import replication_seeds, study_stream
+
     return {
-        "sample": int(s_sample.generate_state(1)[0]),
-        "analysis": int(s_analysis.generate_state(1)[0]),
-        "replications": reps,
+        "sample": int(study_stream(seed, "sample").generate_state(1)[0]),
+        "analysis": int(study_stream(seed, "analysis").generate_state(1)[0]),
+        "replications": replication_seeds(seed, replications),
     }
 
 

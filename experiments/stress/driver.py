@@ -50,12 +50,10 @@ from experiments.stress.robustness import (
     tidy_outcomes,
     versus_reference,
 )
-from experiments.study.runner import replication_seeds
+from experiments.study.runner import replication_seeds, study_stream
 
 JobFn = Callable[[dict[str, Any]], dict[str, Any]]
 
-#: spawn key of the stream that samples futures (independent of the simulation seeds)
-FUTURES_STREAM = 6
 #: names a factor may not take (they are columns of the run table)
 RESERVED = {"scenario", "future", "replication", "seed", "job", "error", "config",
             "series_path", "replications", "traceback", "seconds"}
@@ -103,7 +101,7 @@ def sample_futures(space: Space, k: int, seed: int) -> pd.DataFrame:
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"futures: must be an integer >= 1, got {k!r}")
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(FUTURES_STREAM,)))
+    rng = np.random.default_rng(study_stream(seed, "futures"))
     unit = qmc.LatinHypercube(d=len(space.factors), rng=rng).random(k)
     rows = space.ppf(unit)
     data: dict[str, Any] = {"future": np.arange(k)}

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from experiments.config import ConfigError
@@ -37,20 +38,36 @@ RUNS_FILE = "runs.parquet"
 _SCALARS = (bool, int, float, str, type(None))
 
 
-def replication_seeds(base_seed: int, replications: int) -> list[int]:
-    """Seeds of replications 0..R-1: `base_seed + r`.
+#: spawn keys of a study's named streams: children of `SeedSequence(study seed)`.
+#: `replications` gives the per-replication run seeds of every multi-run command;
+#: sensitivity draws its sample and bootstrap from `sample` and `analysis`, stress its
+#: futures from `futures`. Fixed numbers, so adding a stream changes no existing one.
+STUDY_STREAMS = {"sample": 0, "analysis": 1, "replications": 2, "futures": 6}
 
-    The same list is used for every setting and scenario of a study, so that differences
-    between them are paired (common random numbers).
+
+def study_stream(study_seed: int, name: str) -> np.random.SeedSequence:
+    """The named child stream of a study seed (see `STUDY_STREAMS`)."""
+    return np.random.SeedSequence(int(study_seed), spawn_key=(STUDY_STREAMS[name],))
+
+
+def replication_seeds(study_seed: int, replications: int) -> list[int]:
+    """Seeds of replications 0..R-1, spawned from the study seed with numpy's SeedSequence.
+
+    Replication r's seed is the first 32-bit word of child r of the study's
+    `replications` stream. Different study seeds give statistically independent
+    replications (seed 1 and seed 2 share none); the same study seed gives the same list
+    for every setting, scenario, future and executor, so differences between them are
+    paired (common random numbers).
 
     Args:
-        base_seed: the study's `seed`.
-        replications: number of replications R (>= 1).
+        study_seed: the study's `seed` (>= 0).
+        replications: number of replications R (>= 0).
 
     Returns:
-        R seeds.
+        R seeds (non-negative ints below 2**32).
     """
-    return [int(base_seed) + r for r in range(int(replications))]
+    children = study_stream(study_seed, "replications").spawn(int(replications))
+    return [int(c.generate_state(1)[0]) for c in children]
 
 
 def tag_columns(jobs: Sequence[dict[str, Any]]) -> list[str]:

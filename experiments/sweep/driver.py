@@ -11,7 +11,7 @@ The settings are either a `grid` (mapping of dotted config paths to lists of val
 combination is run, in the order given) or an explicit list `settings` (each a mapping of
 dotted paths to values). The swept paths are declared as categorical factors
 (`experiments.space.grid_space`) and each setting is written into the run configuration of
-each scenario by `experiments.space.apply_values`. Replication r uses seed `seed + r` in every setting and
+each scenario by `experiments.space.apply_values`. Replication r uses seed `replication_seeds(seed)[r]` (spawned with numpy SeedSequence) in every setting and
 scenario (common random numbers), so differences between settings are paired.
 
 Writes to `output_dir`:
