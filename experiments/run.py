@@ -13,7 +13,13 @@ import pandas as pd
 
 from experiments.config import run_config
 from experiments.settings import load_settings
-from experiments.study.outputs import manifest, resolve_output_dir, staged_output_dir, write_json
+from experiments.study.outputs import (
+    manifest,
+    require_empty,
+    resolve_output_dir,
+    staged_output_dir,
+    write_json,
+)
 from experiments.plots import plot_run
 
 #: Rows of the printed summary: (outcome key, label, format).
@@ -71,6 +77,7 @@ def main(overrides: list[str]) -> int:
 
     cfg, config, seed = prepare(overrides)
     final = resolve_output_dir(cfg, "run")
+    require_empty(final)  # before simulating, not after
     m = config["model"]
     print(f"handover run: country={config['country']['name']} scenario={config['scenario']['name']} "
           f"seed={seed} horizon={m['horizon_months']} months scale=1:{m['scale']}")

@@ -89,3 +89,18 @@ def crash_job(spec: dict) -> dict:
     if spec["seed"] == 3:
         os._exit(13)
     return {"value": float(spec["seed"])}
+
+
+def series_job(spec: dict) -> tuple[dict, "object"]:
+    """Compare-shaped toy job returning (outcomes, monthly series); the series has
+    `model.horizon_months` rows, so runs of different configurations are told apart."""
+    import pandas as pd
+
+    months = int(spec["config"]["model"]["horizon_months"])
+    rng = np.random.default_rng(spec["seed"])
+    cov = rng.uniform(0.3, 0.7, months)
+    series = pd.DataFrame({"month": np.arange(months), "coverage": cov,
+                           "dropped_cases": rng.poisson(2, months),
+                           "donor_spend": 10.0, "national_spend": 5.0})
+    return {"coverage": float(cov.mean()), "dropped_cases": 1.0, "gap_months": 0.0,
+            "donor_spend": 1.0, "national_spend": 1.0}, series

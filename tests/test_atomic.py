@@ -24,7 +24,6 @@ from experiments.config import (  # noqa: E402
     require_positive,
     require_seed,
 )
-from experiments.study.outputs import collect_series  # noqa: E402
 
 
 def test_report_reexports_the_shared_writers():
@@ -69,25 +68,6 @@ def test_save_figure_uses_dpi_and_closes(tmp_path, dpi):
     with Image.open(path) as im:
         assert im.size == (2 * dpi, 1 * dpi)
     assert [p.name for p in path.parent.iterdir()] == ["f.png"]
-
-
-def test_collect_series_puts_keys_first_in_order(tmp_path):
-    jobs = []
-    for i, (scen, rep) in enumerate([("a", 0), ("b", 1)]):
-        path = tmp_path / f"s{i}.parquet"
-        # a stale key column in the file is replaced by the spec's value
-        pd.DataFrame({"month": [0, 1], "scenario": ["zz", "zz"], "coverage": [0.1, 0.2]}
-                     ).to_parquet(path)
-        jobs.append({"scenario": scen, "replication": rep, "seed": 10 + i,
-                     "series_path": str(path)})
-    jobs.append({"scenario": "c", "replication": 0, "seed": 1,
-                 "series_path": str(tmp_path / "missing.parquet")})
-    jobs.append({"scenario": "d", "replication": 0, "seed": 1})
-    out = collect_series(jobs, ("scenario", "replication", "seed"))
-    assert list(out.columns) == ["scenario", "replication", "seed", "month", "coverage"]
-    assert list(out["scenario"]) == ["a", "a", "b", "b"]
-    assert list(out["seed"]) == [10, 10, 11, 11]
-    assert collect_series(jobs[2:], ("scenario",)).empty
 
 
 def test_validators_messages():

@@ -42,18 +42,16 @@ def toy_job(spec: dict) -> dict:
     effect = {"status_quo": 0.0, "abrupt_exit": -0.1}.get(spec["scenario"], 0.03)
     cov = np.clip(level + effect * (month >= 12) + rng.normal(0, 0.01, months), 0, 1)
     dropped = rng.poisson(1 + 10 * (spec["scenario"] == "abrupt_exit") * (month == 12))
-    write_parquet_atomic(
-        pd.DataFrame({"month": month, "arrivals": arrivals, "coverage": cov,
-                      "dropped_cases": dropped, "donor_spend": 1000.0 * (month < 12),
-                      "national_spend": np.full(months, 500.0)}),
-        Path(spec["series_path"]),
-    )
+    series = pd.DataFrame({"month": month, "arrivals": arrivals, "coverage": cov,
+                           "dropped_cases": dropped, "donor_spend": 1000.0 * (month < 12),
+                           "national_spend": np.full(months, 500.0)})
     gap = float(rng.random() < (0.7 if spec["scenario"] == "abrupt_exit" else 0.3))
-    return {"coverage": float(cov.mean()), "dropped_cases": float(dropped.sum()),
-            "gap_months": float(rng.integers(0, 6)), "material_gap": gap,
-            "material_gap_programme": max(gap, float(rng.random() < 0.5)),
-            "material_gap_region_x": float(rng.random() < 0.2),
-            "gap_episodes": 100.0 * gap, "donor_spend": 12000.0, "national_spend": 18000.0}
+    return ({"coverage": float(cov.mean()), "dropped_cases": float(dropped.sum()),
+             "gap_months": float(rng.integers(0, 6)), "material_gap": gap,
+             "material_gap_programme": max(gap, float(rng.random() < 0.5)),
+             "material_gap_region_x": float(rng.random() < 0.2),
+             "gap_episodes": 100.0 * gap, "donor_spend": 12000.0, "national_spend": 18000.0},
+            series)
 
 
 def _toy_run(tmp_path, *extra):

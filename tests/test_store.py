@@ -90,13 +90,28 @@ def test_success_beats_failure_and_leftover_temp_files_are_removed(tmp_path):
 
 
 def test_store_lock_refuses_a_second_study(tmp_path):
-    store = ResultStore(tmp_path / "store", "v")
-    with store.lock():
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom experiments.study.store import study_lock\n"
+         f"with study_lock({str(tmp_path)!r}):\n    print('held', flush=True)\n"
+         "    time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(ConfigError, match="output_dir"):
             with ResultStore(tmp_path / "store", "v").lock():
                 pass
-    with store.lock():  # released
-        pass
+    finally:
+        holder.kill()
+        holder.wait()
+    store = ResultStore(tmp_path / "store", "v")
+    with store.lock():  # released by the OS when the holder died
+        with store.lock():  # reentrant within one process (driver, then run_study)
+            pass
 
 
 # --- studies -------------------------------------------------------------------------------

@@ -48,14 +48,11 @@ def toy_stress_job(spec: dict) -> dict:
         "donor_spend": 1000.0 * (0.3 if abrupt else 1.0),
         "national_spend": 500.0 * fiscal,
     }
-    if spec.get("series_path"):
-        months = np.arange(12)
-        roll = np.where((months >= 6) & bad, 0.3, 0.7)
-        df = pd.DataFrame({"month": months, "coverage_rolling": roll,
-                           "donor_spend": 10.0, "national_spend": 5.0})
-        Path(spec["series_path"]).parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(spec["series_path"])
-    return out
+    months = np.arange(12)
+    roll = np.where((months >= 6) & bad, 0.3, 0.7)
+    df = pd.DataFrame({"month": months, "coverage_rolling": roll,
+                       "donor_spend": 10.0, "national_spend": 5.0})
+    return out, df
 
 
 SMALL = [

@@ -28,8 +28,9 @@ from experiments import units
 from experiments.compare import assumptions as what_if
 from experiments.compare.assumptions import parse_assumptions
 from experiments.compare.paired import comparison_table, paired_differences
-from experiments.study.outputs import collect_series, resolve_output_dir
-from experiments.study.runner import replication_seeds, run_study, study_failed
+from experiments.study.outputs import resolve_output_dir
+from experiments.study.runner import load_series, replication_seeds, run_study, study_failed
+from experiments.study.store import study_lock
 
 #: Outcomes summarised in comparison.csv (those the simulator returns; missing ones skipped).
 OUTCOMES = (
@@ -55,7 +56,7 @@ OUTCOMES = (
     "cost_per_covered_episode",
 )
 
-JobFn = Callable[[dict[str, Any]], dict[str, float]]
+JobFn = Callable[[dict[str, Any]], Any]
 
 
 # --------------------------------------------------------------------------- settings
@@ -90,30 +91,22 @@ def build_jobs(
 # --------------------------------------------------------------------------- evaluation
 
 
-def series_path(output_dir: Path, scenario: str, replication: int) -> Path:
-    """Where the monthly series of one run is kept (output_dir/timeseries/...)."""
-    return Path(output_dir) / "timeseries" / f"{scenario}__r{replication:04d}.parquet"
+def compare_job(spec: dict[str, Any]) -> tuple[dict[str, float], pd.DataFrame]:
+    """Run one job; return its scalar outcomes and its monthly series.
 
-
-def compare_job(spec: dict[str, Any]) -> dict[str, float]:
-    """Run one job: write its monthly series next to the study, return its scalar outcomes.
-
-    The series is written atomically to `spec["series_path"]` (if given) before the
-    scalars are returned, so a stored result always has its series on disk.
+    The study runner keeps the series in the result store under the job's key (see
+    `experiments.study.runner.load_series`).
 
     Args:
-        spec: job spec (config, seed, scenario, replication, optional series_path).
+        spec: job spec (config, seed, scenario, replication).
 
     Returns:
-        Flat dict of scalar outcomes (as `experiments.study.jobs.run_job`).
+        (flat dict of scalar outcomes, monthly series), as
+        `experiments.study.jobs.run_job_with_series`.
     """
     from experiments.study.jobs import run_job_with_series
 
-    run_spec = {k: v for k, v in spec.items() if k != "series_path"}
-    scalars, series = run_job_with_series(run_spec)
-    if spec.get("series_path") and series is not None:
-        write_parquet_atomic(pd.DataFrame(series), Path(spec["series_path"]))
-    return dict(scalars)
+    return run_job_with_series(spec)
 
 
 def evaluate(
@@ -128,18 +121,19 @@ def evaluate(
     comparison resumes where it stopped) and runs them on the configured executor.
 
     Args:
-        jobs: job specs from `build_jobs` (each with `series_path` set).
+        jobs: job specs from `build_jobs`.
         output_dir: study folder.
         executor_cfg: the `executor` config node.
-        job_fn: picklable top-level function spec -> scalar outcomes.
+        job_fn: picklable top-level function spec -> (scalar outcomes, monthly series).
 
     Returns:
         DataFrame with columns scenario, replication, seed, the outcomes, job and error
         (None when the run succeeded), one row per job in job order.
     """
-    table = run_study(jobs, job_fn, output_dir, executor_cfg, label="compare")
+    table = run_study(jobs, job_fn, output_dir, executor_cfg, label="compare",
+                      keep_series=[True] * len(jobs))
     front = ["scenario", "replication", "seed"]
-    rest = [c for c in table.columns if c not in (*front, "series_path", "job", "error")]
+    rest = [c for c in table.columns if c not in (*front, "job", "error")]
     runs = table[[*front, *rest, "job", "error"]].copy()
     runs.attrs = dict(table.attrs)
     return runs
@@ -173,23 +167,25 @@ def run_comparison(
     what_if_jobs = what_if.build_jobs(jobs, decisive) if decisive else []
     executor_cfg = cfg.get("executor")
     out = resolve_output_dir(cfg, "compare")
-    for spec in jobs:
-        spec["series_path"] = str(
-            series_path(out.resolve(), spec["scenario"], spec["replication"])
-        )
+    with study_lock(out):
+        return _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn)
 
-    out.mkdir(parents=True, exist_ok=True)
+
+def _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn):
+    """Run and write a validated comparison while holding the study folder's lock."""
     runs = evaluate(jobs, out, executor_cfg, job_fn)
     runs = runs.sort_values(["scenario", "replication"], key=_scenario_order(settings))
     runs = runs.reset_index(drop=True)
     outcomes = [o for o in OUTCOMES if o in runs.columns]
     table = comparison_table(runs, outcomes, settings.reference, settings.level)
     diffs = paired_differences(runs, outcomes, settings.reference, settings.level)
-    series = collect_series(jobs, ("scenario", "replication", "seed"))
+    series = load_series(out, runs, ("scenario", "replication", "seed"))
 
     write_parquet_atomic(runs, out / "runs.parquet")
     if not series.empty:
         write_parquet_atomic(series, out / "timeseries.parquet")
+    else:  # never leave another study's series next to this one's tables
+        (out / "timeseries.parquet").unlink(missing_ok=True)
     write_csv_atomic(table, out / "comparison.csv")
     write_csv_atomic(diffs, out / "paired_differences.csv")
 

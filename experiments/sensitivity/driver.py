@@ -25,7 +25,6 @@ not masquerade as an effect of the factors (see docs/sensitivity.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import time
@@ -174,10 +173,9 @@ class SimulatorModel:
 
 
 def _output_dir(cfg: dict[str, Any]) -> Path:
-    if cfg.get("output_dir"):
-        return Path(cfg["output_dir"])
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("outputs") / "sensitivity" / stamp
+    from experiments.study.outputs import resolve_output_dir
+
+    return resolve_output_dir(cfg, "sensitivity")
 
 
 # --------------------------------------------------------------------------- files
@@ -273,39 +271,46 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
                             s.second_order, s.num_levels)
     if job_fn is None:
         model.check_ranges(design.X, validate_run_config)
-    n_runs = len(design.X) * s.replications
-    print(f"sensitivity: {s.method} on {len(space.factors)} factors "
-          f"({len(design.units)} {'groups' if s.grouped else 'factors'} analysed), "
-          f"n={s.n}, {len(design.X)} points x {s.replications} replications = "
-          f"{n_runs} runs -> {out}", flush=True)
-    t0 = time.perf_counter()
-    try:
-        Y = sa_core.evaluate(model, design.X, seeds["replications"])
-    except StudyFailed as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    seconds = time.perf_counter() - t0
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        indices = sa_core.analyze(design, Y, s.outcomes, seeds["analysis"],
-                                  s.num_resamples, s.conf_level, s.second_order)
-        conv = sa_core.convergence(design, Y, s.outcomes, seeds["analysis"],
-                                   num_resamples=s.num_resamples, conf_level=s.conf_level)
-    for note in dict.fromkeys(str(w.message) for w in caught):
-        print(f"note: {note}")
-    result = sa_core.SAResult(design, Y, s.outcomes, indices, conv)
-    manifest = {
-        "command": "sensitivity", "overrides": overrides, "settings": {k: getattr(s, k) for k in SA_KEYS},
-        "space": {"name": space.name, "source": space.source},
-        "problem": problem, "seed": cfg["seed"], "seeds": seeds,
-        "points": len(design.X), "runs": n_runs, "eval_seconds": round(seconds, 3),
-        "run_config": base,
-    }
-    write_outputs(out, result, space, manifest, model.runs)
-    print(summary(indices, s.method))
-    print(f"{n_runs} runs in {seconds:.1f} s ({n_runs / max(seconds, 1e-9):.1f} runs/s); "
-          f"tables and figures in {out}")
-    return 0
+    from experiments.study.executors import parse_executor
+    from experiments.study.store import study_lock
+
+    parse_executor(cfg.get("executor"))  # before any file: the lock below creates store/
+    with study_lock(out):
+        n_runs = len(design.X) * s.replications
+        print(f"sensitivity: {s.method} on {len(space.factors)} factors "
+              f"({len(design.units)} {'groups' if s.grouped else 'factors'} analysed), "
+              f"n={s.n}, {len(design.X)} points x {s['replications']} replications = "
+              f"{n_runs} runs -> {out}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            Y = sa_core.evaluate(model, design.X, seeds.replications)
+        except StudyFailed as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        seconds = time.perf_counter() - t0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            indices = sa_core.analyze(design, Y, s.outcomes, seeds["analysis"],
+                                      s.num_resamples, s.conf_level, s.second_order)
+            conv = sa_core.convergence(design, Y, s.outcomes, seeds["analysis"],
+                                       num_resamples=s.num_resamples,
+                                       conf_level=s.conf_level)
+        for note in dict.fromkeys(str(w.message) for w in caught):
+            print(f"note: {note}")
+        result = sa_core.SAResult(design, Y, s.outcomes, indices, conv)
+        manifest = {
+            "command": "sensitivity", "overrides": overrides,
+            "settings": {k: getattr(s, k) for k in SA_KEYS},
+            "space": {"name": space.name, "source": space.source},
+            "problem": problem, "seed": cfg["seed"], "seeds": seeds,
+            "points": len(design.X), "runs": n_runs, "eval_seconds": round(seconds, 3),
+            "run_config": base,
+        }
+        write_outputs(out, result, space, manifest, model.runs)
+        print(summary(indices, s.method))
+        print(f"{n_runs} runs in {seconds:.1f} s ({n_runs / max(seconds, 1e-9):.1f} runs/s); "
+              f"tables and figures in {out}")
+        return 0
 
 
 def validate_run_config(config: dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ from experiments.config import ConfigError, compose, run_config
 from experiments.settings import StressSettings, load_settings
 from experiments.space import Space, apply_values, parse_space
 from experiments.stress.discovery import Failure, describe_box, discover
-from experiments.study.outputs import collect_series, resolve_output_dir
+from experiments.study.outputs import resolve_output_dir
 from experiments.stress.robustness import (
     DEFAULT_METRICS,
     SUBGROUP_METRICS,
@@ -50,9 +50,10 @@ from experiments.stress.robustness import (
     tidy_outcomes,
     versus_reference,
 )
-from experiments.study.runner import replication_seeds, study_stream
+from experiments.study.runner import load_series, replication_seeds, study_stream
+from experiments.study.store import study_lock
 
-JobFn = Callable[[dict[str, Any]], dict[str, Any]]
+JobFn = Callable[[dict[str, Any]], Any]
 
 #: names a factor may not take (they are columns of the run table)
 RESERVED = {"scenario", "future", "replication", "seed", "job", "error", "config",
@@ -197,22 +198,17 @@ def build_jobs(
     space: Space,
     futures: pd.DataFrame,
     seeds: Sequence[int],
-    series_dir: Path | None = None,
-    series_replications: int = 0,
 ) -> list[dict[str, Any]]:
     """Job specs: every scenario x future x replication, with common random numbers.
 
     Replication r has seed `seeds[r]` in every scenario and future. Each spec carries the
-    factor values as tags (so runs.parquet is self-describing) and, for the first
-    `series_replications` replications, a `series_path` where the monthly series goes.
+    factor values as tags (so runs.parquet is self-describing).
 
     Args:
         run_configs: scenario name -> its run configuration.
         space: the uncertainty space.
         futures: output of `sample_futures`.
         seeds: replication seeds.
-        series_dir: folder of the monthly series (absolute), or None for no series.
-        series_replications: replications whose series are kept.
 
     Returns:
         Specs in scenario-major, then future, then replication order.
@@ -228,37 +224,25 @@ def build_jobs(
                                         "future": k, "replication": r}
                 spec.update({n: v.item() if isinstance(v, np.generic) else v
                              for n, v in values.items()})
-                if series_dir is not None and r < series_replications:
-                    file = f"{name}__f{k:04d}__r{r:04d}.parquet"
-                    spec["series_path"] = str(Path(series_dir) / file)
                 jobs.append(spec)
     return jobs
 
 
-def stress_job(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one job with the simulator; keep its monthly series if `series_path` is set.
+def stress_job(spec: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Run one job with the simulator: its scalar outcomes and its monthly series.
 
-    The series is written atomically before the scalars are returned, so a stored result
-    always has its series on disk.
+    The study runner keeps the series of the first `timeseries_replications`
+    replications in the result store, under the job's key.
 
     Args:
-        spec: job spec (config, seed, tags, optional series_path).
+        spec: job spec (config, seed, tags).
 
     Returns:
-        Flat dict of scalar outcomes (`experiments.study.jobs.run_job`).
+        (flat dict of scalar outcomes, monthly series).
     """
-    from experiments.study import jobs as sim_jobs
+    from experiments.study.jobs import run_job_with_series
 
-    path = spec.get("series_path")
-    run_spec = {k: v for k, v in spec.items() if k != "series_path"}
-    if path and hasattr(sim_jobs, "run_job_with_series"):
-        scalars, series = sim_jobs.run_job_with_series(run_spec)
-    else:
-        scalars = sim_jobs.run_job(run_spec)
-        series = sim_jobs.run_timeseries(run_spec) if path else None
-    if path and series is not None:
-        write_parquet_atomic(pd.DataFrame(series), Path(path))
-    return dict(scalars)
+    return run_job_with_series(spec)
 
 
 # --------------------------------------------------------------------------- analysis
@@ -431,26 +415,35 @@ def run_stress(
     }
     out = resolve_output_dir(cfg, "stress")
     seeds = replication_seeds(cfg["seed"], settings.replications)
-    jobs = build_jobs(run_configs, space, futures, seeds, (out / "timeseries").resolve(),
-                      settings.timeseries_replications)
+    jobs = build_jobs(run_configs, space, futures, seeds)
     from experiments.calibrate.posterior import apply_posterior, uncertainty_note
 
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], settings.replications,
                                 avoid=[f.path for f in space.factors])
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv_atomic(futures, out / "futures.csv")
-    runs = run_study(jobs, job_fn, out, executor_cfg, label="stress", progress=progress)
+    keep = [j["replication"] < settings.timeseries_replications for j in jobs]
+    with study_lock(out):  # refused before any file is written if another study holds it
+        write_csv_atomic(futures, out / "futures.csv")
+        runs = run_study(jobs, job_fn, out, executor_cfg, label="stress", progress=progress,
+                         keep_series=keep)
+        return _finish(out, cfg, overrides, settings, space, futures, seeds, runs,
+                       uncertainty_note(posterior))
+
+
+def _finish(out, cfg, overrides, settings, space, futures, seeds, runs, note):
+    """Analyse a finished stress run table and write the tables, figures and report."""
     failed = int(runs["error"].notna().sum())
     result = analyse(runs, futures, space, settings)
     write_csv_atomic(result.outcomes, out / "outcomes.csv")
     write_csv_atomic(result.robustness, out / "robustness.csv", index=True)
     write_csv_atomic(result.discovery, out / "discovery.csv")
     write_csv_atomic(result.trajectories, out / "trajectories.csv")
-    series = collect_series(jobs, ("scenario", "future", "replication"))
+    series = load_series(out, runs, ("scenario", "future", "replication"))
     if not series.empty:
         write_parquet_atomic(series, out / "timeseries.parquet")
+    else:  # never leave another study's series next to this one's tables
+        (out / "timeseries.parquet").unlink(missing_ok=True)
     write_summary(out, cfg, overrides, settings, space, result, seeds, runs.attrs.get("study"),
-                  uncertainty_note(posterior))
+                  note)
     from experiments.stress.plots import build_report
 
     build_report(out)

@@ -32,6 +32,30 @@ def publish(tmp: str | os.PathLike, dest: str | os.PathLike) -> None:
     os.replace(tmp, dest)
 
 
+#: Name prefix of every temporary file this project writes (store parts, tables, figures).
+TEMP_PREFIX = ".tmp-"
+
+
+def remove_temp_files(folder: str | os.PathLike) -> int:
+    """Delete temporary files a killed process left under `folder` (recursively).
+
+    Only files named with `TEMP_PREFIX` are touched; call it while holding the study's
+    lock, so no live writer owns them.
+
+    Returns:
+        How many files were deleted.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return 0
+    count = 0
+    for tmp in root.rglob(f"{TEMP_PREFIX}*"):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
 def atomic_write(
     path: str | os.PathLike, write: Callable[[Path], Any], suffix: str = ".tmp"
 ) -> Path:
@@ -48,7 +72,7 @@ def atomic_write(
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(fd)
     try:
         write(Path(tmp))

@@ -59,6 +59,28 @@ class ExecutorSpec:
     chunk_size: int | None = None
 
 
+def watch_parent(parent: int, interval: float = 0.5) -> None:
+    """In a worker process: exit as soon as `parent` (the study's process) is gone.
+
+    A study killed with SIGKILL cannot stop its workers; without this they would keep
+    computing for nobody. A daemon thread polls the parent's pid (re-parenting changes it).
+
+    Args:
+        parent: pid of the process that started this worker.
+        interval: seconds between checks.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    if os.getppid() == parent:
+        threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 def usable_cores() -> int:
     """Number of CPU cores this process may run on."""
     try:
@@ -223,7 +245,9 @@ class ProcessExecutor(Executor):
 
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                             initializer=watch_parent,
+                                             initargs=(os.getpid(),))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -317,6 +341,10 @@ class DaskExecutor(Executor):
                     scheduler_kwargs={"dashboard": False},
                 )
             self._client = Client(self._cluster)
+            # workers of our own cluster die with this process (even on kill -9)
+            from experiments.study.dask_plugins import ParentWatch
+
+            self._client.register_plugin(ParentWatch(os.getpid()))
 
     def close(self) -> None:
         if self._client is not None:

@@ -16,11 +16,11 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping
 
-import pandas as pd
 
 from experiments.config import ConfigError
+from experiments.study.atomic import TEMP_PREFIX
 
 #: Packages whose versions every manifest records.
 MANIFEST_PACKAGES = ("handover-sim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "SALib",
@@ -34,46 +34,62 @@ def default_output_dir(command: str) -> Path:
 
 
 def resolve_output_dir(cfg: Mapping[str, Any], command: str) -> Path:
-    """The `output_dir` of a composed config, or the default for `command`.
+    """The `output_dir` of a composed config, or the default for `command`, checked usable.
 
     Args:
-        cfg: composed config; a missing, null or empty `output_dir` means the default.
+        cfg: composed config; a missing or null `output_dir` means the default.
         command: the command's name (`run`, `compare`, `stress`, ...).
 
     Returns:
         `Path(cfg["output_dir"])`, or outputs/<command>/<UTC timestamp %Y%m%d-%H%M%S>.
+
+    Raises:
+        ConfigError: see `check_output_dir`.
     """
-    return Path(cfg["output_dir"]) if cfg.get("output_dir") else default_output_dir(command)
+    value = cfg.get("output_dir")
+    return check_output_dir(value) if value is not None else default_output_dir(command)
 
 
-def collect_series(
-    jobs: Sequence[Mapping[str, Any]], keys: Sequence[str]
-) -> pd.DataFrame:
-    """Concatenate the per-run monthly series kept by a study into one long table.
+#: Longest file or folder name most file systems accept (bytes).
+NAME_MAX = 255
 
-    Jobs without a `series_path`, or whose file does not exist, are skipped. Key columns
-    already in a series file are dropped and replaced by the job spec's values.
+
+def check_output_dir(value: Any) -> Path:
+    """Refuse an `output_dir` that cannot become a study folder, before anything is written.
 
     Args:
-        jobs: job specs, each with the `keys` and optionally `series_path` (Parquet).
-        keys: spec keys that identify a run, e.g. ("scenario", "replication", "seed");
-            they become the first columns, in this order.
+        value: the configured value.
 
     Returns:
-        DataFrame with the key columns, then the series columns (one row per run x
-        month); empty if no series were found.
+        The folder as a Path.
+
+    Raises:
+        ConfigError: not a non-empty string (e.g. `output_dir=123` or a list: quote a
+            numeric name as `output_dir="'123'"`), a name longer than 255 bytes, an
+            existing file or device, or a path below a file.
     """
-    parts = []
-    for spec in jobs:
-        path = spec.get("series_path")
-        if not path or not Path(path).exists():
-            continue
-        df = pd.read_parquet(path)
-        df = df.drop(columns=[c for c in keys if c in df])
-        for key in reversed(keys):
-            df.insert(0, key, spec[key])
-        parts.append(df)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not isinstance(value, str) or not value.strip():
+        hint = (" (quote a numeric name: output_dir=\"'123'\")"
+                if isinstance(value, (int, float)) else "")
+        raise ConfigError(f"output_dir: expected a folder path (a string), got {value!r}{hint}")
+    if "\0" in value:
+        raise ConfigError("output_dir: a path cannot contain a NUL character")
+    path = Path(value)
+    long = [p for p in path.parts if len(p.encode()) > NAME_MAX]
+    if long:
+        raise ConfigError(
+            f"output_dir: the name '{long[0][:40]}...' is {len(long[0].encode())} bytes long; "
+            f"at most {NAME_MAX} are allowed"
+        )
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"output_dir: '{value}' exists and is not a folder (a file or device)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"output_dir: '{parent}' is a file, so '{value}' cannot be "
+                                  "created below it")
+            break
+    return path
 
 
 @contextlib.contextmanager
@@ -81,21 +97,37 @@ def staged_output_dir(final: Path) -> Iterator[Path]:
     """Yield a temporary folder; on success move it to `final` (which must not hold files).
 
     Raises:
-        ConfigError: `final` exists and is not an empty folder.
+        ConfigError: `final` exists and is not an empty folder (checked before and after).
     """
     final = Path(final)
-    if final.exists() and (not final.is_dir() or any(final.iterdir())):
-        raise ConfigError(f"output_dir: '{final}' already exists and is not empty; choose a new folder")
+    require_empty(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{final.name}.", dir=final.parent))
     try:
         yield tmp
-        if final.exists():
-            final.rmdir()
-        tmp.rename(final)
+        try:
+            if final.exists():
+                final.rmdir()
+            tmp.rename(final)
+        except OSError:  # another run filled `final` meanwhile: keep its files, drop ours
+            raise ConfigError(
+                f"output_dir: '{final}' was filled by another run at the same time; "
+                "nothing was written, choose a new folder"
+            ) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def require_empty(final: Path) -> None:
+    """Refuse an `output_dir` that already holds files (single-run commands never mix).
+
+    Raises:
+        ConfigError: naming the folder.
+    """
+    if final.exists() and (not final.is_dir() or any(final.iterdir())):
+        raise ConfigError(f"output_dir: '{final}' already exists and is not empty; "
+                          "choose a new folder")
 
 
 def git_commit() -> str | None:

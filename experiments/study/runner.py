@@ -34,6 +34,8 @@ from experiments.study.store import META_COLUMNS, ResultStore, code_version, job
 
 #: Name of the per-run table written in the output directory.
 RUNS_FILE = "runs.parquet"
+#: Key of a result row that carries the job's series (Parquet bytes) back from a worker.
+SERIES_BYTES = "_series_parquet"
 
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -90,24 +92,33 @@ def _as_scalar(value: Any) -> Any:
 
 
 def run_chunk(
-    items: list[tuple[str, dict[str, Any]]], fn: Callable[[dict[str, Any]], dict[str, Any]]
+    items: list[tuple[str, dict[str, Any], bool]], fn: Callable[[dict[str, Any]], Any]
 ) -> list[dict[str, Any]]:
     """Run a chunk of jobs in a worker; one store row per job (never raises for a job).
 
     Args:
-        items: (job key, spec) pairs.
-        fn: the job function.
+        items: (job key, spec, keep series) triples.
+        fn: the job function: returns the outcomes dict, or (outcomes, monthly series
+            DataFrame) when it also produces a series.
 
     Returns:
-        Rows with `job`, `error` (None on success), `traceback`, `seconds` and the outcomes.
+        Rows with `job`, `error` (None on success), `traceback`, `seconds` and the outcomes;
+        a kept series travels as Parquet bytes under `SERIES_BYTES` (the store writes it).
     """
     rows = []
-    for key, spec in items:
+    for key, spec, keep in items:
         start = time.perf_counter()
         row: dict[str, Any] = {"job": key, "error": None, "traceback": None}
         try:
             out = fn(spec)
+            series = None
+            if isinstance(out, tuple) and len(out) == 2:
+                out, series = out
             row.update(_check_outcomes(out, spec))
+            if keep:
+                if series is None:
+                    raise ValueError("the study keeps series but the job returned none")
+                row[SERIES_BYTES] = _parquet_bytes(series)
         except Exception as err:  # noqa: BLE001 - recorded, the study goes on
             row = {
                 "job": key,
@@ -117,6 +128,14 @@ def run_chunk(
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
     return rows
+
+
+def _parquet_bytes(series: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    pd.DataFrame(series).to_parquet(buf, index=False)
+    return buf.getvalue()
 
 
 def _check_outcomes(out: Any, spec: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +175,7 @@ def run_study(
     *,
     progress: bool = True,
     retry_failed: bool = True,
+    keep_series: Sequence[bool] | None = None,
 ) -> pd.DataFrame:
     """Run every job (or only those not already in the store) and return the run table.
 
@@ -168,6 +188,9 @@ def run_study(
         label: short name for progress lines (e.g. the command name).
         progress: show a progress bar / periodic lines on stderr.
         retry_failed: run jobs that failed in an earlier session again.
+        keep_series: per job, whether its monthly series is kept (`fn` then returns
+            (outcomes, series)); kept series are checked on resume and rebuilt when
+            missing or damaged (read them with `load_series`).
 
     Returns:
         One row per input job, in input order: `job` (key), the tag columns, the outcome
@@ -194,9 +217,10 @@ def run_study(
     unique: dict[str, dict[str, Any]] = {}
     for key, s in zip(keys, jobs):
         unique.setdefault(key, s)
+    keep = set() if keep_series is None else {k for k, w in zip(keys, keep_series) if w}
     store = ResultStore(output_dir / "store", code_version(fn))
     table = _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label,
-                        progress, retry_failed)
+                        progress, retry_failed, keep)
     pending = table.attrs.pop("pending")
 
     failed = int(table["error"].notna().sum())
@@ -213,16 +237,17 @@ def run_study(
     return table
 
 
-def _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label, progress, retry_failed):
+def _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label, progress, retry_failed,
+                keep):
     """The body of `run_study` while holding the store lock."""
     existed = output_dir.exists()
     with store.lock():
-        found = store.load()
+        found = store.load(need_series=keep)
         results = {
             k: row for k, row in found.items()
             if k in unique and (row["error"] is None or not retry_failed)
         }
-        pending = [(k, s) for k, s in unique.items() if k not in results]
+        pending = [(k, s, k in keep) for k, s in unique.items() if k not in results]
         bar = Progress(len(unique), label=label, resumed=len(results), enabled=progress)
         try:
             if pending:
@@ -237,6 +262,36 @@ def _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label, progress
         table = pd.read_parquet(output_dir / RUNS_FILE)
     table.attrs["pending"] = pending
     return table
+
+
+def load_series(output_dir: Path | str, table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The kept monthly series of a study's jobs, as one long table.
+
+    Reads `store/series/<job>.parquet` for every row of `table` (the run table returned by
+    `run_study`) whose series was kept, so what a report shows always comes from the very
+    jobs of this study, never from another configuration run into the same folder.
+
+    Args:
+        output_dir: the study folder.
+        table: the run table (`job` column and the `keys` tag columns).
+        keys: tag columns that identify a run (e.g. scenario, replication, seed); they
+            become the first columns, in this order.
+
+    Returns:
+        Key columns, then the series columns (one row per run x month); empty if none.
+    """
+    store = ResultStore(Path(output_dir) / "store", "")
+    parts = []
+    for rec in table.drop_duplicates("job").to_dict("records"):
+        path = store.series_file(rec["job"])
+        if isinstance(rec.get("error"), str) or not path.is_file():
+            continue
+        df = pd.read_parquet(path)
+        df = df.drop(columns=[c for c in keys if c in df])
+        for key in reversed(keys):
+            df.insert(0, key, rec[key])
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _remove_empty_study(store: ResultStore, output_dir: Path | None) -> None:
@@ -258,9 +313,10 @@ def _run_pending(pending, fn, spec, store, results, bar) -> None:
                 rows = [
                     {"job": key, "error": f"task failed: {type(err).__name__}: {err}",
                      "traceback": None, "seconds": math.nan}
-                    for key, _ in tasks[index]
+                    for key, _, _ in tasks[index]
                 ]
-            store.write(rows)
+            series = {r["job"]: r.pop(SERIES_BYTES) for r in rows if SERIES_BYTES in r}
+            store.write(rows, series)
             for row in rows:
                 results[row["job"]] = {
                     k: v for k, v in row.items() if v is not None or k in META_COLUMNS

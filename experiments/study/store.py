@@ -12,6 +12,9 @@ Layout and rules:
   jobs count as not done: they are run again.
 - Rows of another code version are ignored (results of changed model code are not reused).
   For one job, a success wins over a failure, and a later file wins over an earlier one.
+- A job's monthly series (when the study keeps it) is `series/<job key>.parquet`, written
+  atomically before the row that records it. A row whose series file is missing or
+  unreadable counts as not done, so the job runs again and the file is rebuilt.
 - One study at a time per store: `ResultStore.lock()` takes an exclusive lock
   (`store/.lock`), released by the OS even when the process is killed.
 """
@@ -34,8 +37,9 @@ from experiments.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: Columns of every store row besides the outcomes.
-META_COLUMNS = ("job", "version", "error", "traceback", "seconds")
+#: Columns of every store row besides the outcomes (`series`: the job's monthly series is
+#: kept in `store/series/<job>.parquet`).
+META_COLUMNS = ("job", "version", "error", "traceback", "seconds", "series")
 
 #: Packages whose files define the model: a change in any of them changes the code version.
 MODEL_PACKAGES = ("sim", "scenarios")
@@ -126,6 +130,55 @@ def code_version(
     return h.hexdigest()[:16]
 
 
+#: Study folders whose lock this process holds -> (open lock file, nesting depth).
+_HELD: dict[Path, list[Any]] = {}
+
+
+@contextlib.contextmanager
+def study_lock(output_dir: Path | str) -> Iterator[None]:
+    """Exclusive lock on a study folder (`<output_dir>/store/.lock`), reentrant in-process.
+
+    Every command holds it from its first write (futures, store parts, series, tables,
+    figures, report) to its last, so a second command on the same folder is refused before
+    it writes anything. The OS releases the lock when the process dies, even on kill -9.
+
+    Raises:
+        ConfigError: another process holds the lock (a study is running there).
+    """
+    root = Path(output_dir).resolve() / "store"
+    held = _HELD.get(root)
+    if held is not None:  # nested use in this process (driver, then run_study)
+        held[1] += 1
+        try:
+            yield
+        finally:
+            held[1] -= 1
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; single-writer rule is documented
+        yield
+        return
+    with open(root / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(
+                f"output_dir: {root.parent} is in use by another running study "
+                f"(lock {root / '.lock'}); wait for it or choose another output_dir"
+            ) from None
+        _HELD[root] = [fh, 1]
+        try:
+            from experiments.study.atomic import remove_temp_files
+
+            remove_temp_files(root.parent)  # left by a killed writer; none is live now
+            yield
+        finally:
+            del _HELD[root]
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 class ResultStore:
     """Finished jobs of one study output directory (see the module docstring).
 
@@ -140,32 +193,17 @@ class ResultStore:
         self._count = 0
         self.stale_rows = 0
         self.corrupt_files: list[Path] = []
+        self.missing_series: list[str] = []
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold an exclusive lock on the store for the duration of a study.
+        """Hold the study folder's exclusive lock (see `study_lock`) while a study runs.
 
         Raises:
             ConfigError: another process holds the lock (a study is running there).
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; single-writer rule is documented
+        with study_lock(self.root.parent):
             yield
-            return
-        with open(self.root / ".lock", "a+") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise ConfigError(
-                    f"output_dir: {self.root.parent} is in use by another running study "
-                    f"(lock {self.root / '.lock'}); wait for it or choose another output_dir"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def files(self) -> list[Path]:
         """Finished part files, oldest first."""
@@ -173,11 +211,33 @@ class ResultStore:
             return []
         return sorted(self.root.glob("part-*.parquet"))
 
-    def load(self) -> dict[str, dict[str, Any]]:
+    def series_file(self, key: str) -> Path:
+        """Where the monthly series of job `key` is kept."""
+        return self.root / "series" / f"{key}.parquet"
+
+    def series_ok(self, key: str) -> bool:
+        """True when job `key`'s series file exists and its Parquet footer reads."""
+        import pyarrow.parquet as pq
+
+        path = self.series_file(key)
+        if not path.is_file():
+            return False
+        try:
+            pq.read_metadata(path)
+        except Exception as err:  # noqa: BLE001 - a damaged file is moved aside, job re-run
+            self._quarantine(path, err)
+            return False
+        return True
+
+    def load(self, need_series: set[str] | frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
         """Read the store: the best row per job key, for this code version.
 
         Deletes leftover temporary files, moves unreadable files to `corrupt/` (their jobs
         will run again) and counts rows of other versions in `stale_rows`.
+
+        Args:
+            need_series: job keys whose monthly series the study needs; a successful row
+                of such a job without a readable series file is left out (run again).
 
         Returns:
             job key -> row (a dict with the meta columns and the outcomes).
@@ -206,6 +266,12 @@ class ResultStore:
                 if old is not None and old["error"] is None and row["error"] is not None:
                     continue  # a failure never replaces a success; otherwise later wins
                 best[row["job"]] = _drop_nulls_outcomes(row)
+        self.missing_series = [
+            k for k in need_series
+            if k in best and best[k]["error"] is None and not self.series_ok(k)
+        ]
+        for key in self.missing_series:
+            del best[key]
         return best
 
     def _quarantine(self, path: Path, err: Exception) -> None:
@@ -216,11 +282,15 @@ class ResultStore:
         log.warning("result store: %s is unreadable (%s); moved to %s, its jobs will run again",
                     path.name, err, target)
 
-    def write(self, rows: list[dict[str, Any]]) -> Path | None:
-        """Write finished jobs as one new part file, atomically.
+    def write(
+        self, rows: list[dict[str, Any]], series: dict[str, bytes] | None = None
+    ) -> Path | None:
+        """Write finished jobs as one new part file, atomically (their series first).
 
         Args:
             rows: one dict per job with at least `job` and `error`; `version` is set here.
+            series: job key -> its monthly series as Parquet bytes; each is written to
+                `series_file(key)` before the part file, and the row's `series` is True.
 
         Returns:
             The new file, or None when `rows` is empty.
@@ -231,6 +301,10 @@ class ResultStore:
         if not rows:
             return None
         self.root.mkdir(parents=True, exist_ok=True)
+        series = series or {}
+        for key, data in series.items():
+            _write_bytes(self.series_file(key), data)
+        rows = [{**row, "series": row["job"] in series} for row in rows]
         columns: dict[str, list[Any]] = {k: [] for k in META_COLUMNS}
         for row in rows:
             for key in row:
@@ -253,6 +327,17 @@ class ResultStore:
         final = self.root / name
         os.replace(tmp, final)
         return final
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a flushed temporary file and `os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def _drop_nulls_outcomes(row: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,8 @@ import pandas as pd
 from experiments.config import ConfigError, compose, run_config
 from experiments.settings import SweepSettings, load_settings
 from experiments.space import Space, apply_values, grid_space
+from experiments.study.atomic import save_figure
+from experiments.study.store import study_lock
 from experiments.study.outputs import manifest, resolve_output_dir
 from experiments.study.runner import replication_seeds, run_study, study_failed
 
@@ -301,22 +303,16 @@ def plot_sweep(runs_path: Path, figures_dir: Path, plan: dict[str, Any]) -> list
         fig.suptitle(f"Outcomes against {param}{note}; band: {plan['level']:.0%} interval")
         fig.tight_layout()
         path = figures_dir / f"sweep_{_safe(param)}.png"
-        _save_figure(fig, path)
-        plt.close(fig)
+        save_figure(fig, path)
         written.append(path)
+    for old in figures_dir.glob("sweep_*.png"):  # figures of another study in this folder
+        if old not in written:
+            old.unlink()
     return written
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    import os
-
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=110, format="png")
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- driver
@@ -355,7 +351,12 @@ def run_sweep(
                                 avoid=[f.path for f in plan["space"].factors])
     fn = job_fn or _default_job_fn()
     out = resolve_output_dir(cfg, "sweep")
+    with study_lock(out):
+        return _sweep_locked(cfg, overrides, plan, jobs, fn, executor, out, progress)
 
+
+def _sweep_locked(cfg, overrides, plan, jobs, fn, executor, out, progress):
+    """Run and write a validated sweep while holding the study folder's lock."""
     runs = run_study(jobs, fn, out, executor, label="sweep", progress=progress)
     summary = summarize(runs, plan)
     from experiments.report import atomic_write_text
