@@ -8,6 +8,7 @@ the allowed values, so the CLI can exit with status 2 before anything is written
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -26,12 +27,45 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
+#: Config groups whose choice may also be a YAML file of the user's (`scenario=my.yaml`).
+FILE_GROUPS = ("scenario", "country")
+#: What a built-in group option may be called (no path separators, no `..`).
+_OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+#: Option name a user file gets in the temporary search path (never a built-in name).
+_FILE_OPTION = "_user_file"
+
+
+def is_config_file(value: Any) -> bool:
+    """True when a group choice names a YAML file (`scenario=path/to/file.yaml`)."""
+    return isinstance(value, str) and value.endswith((".yaml", ".yml"))
+
+
+def file_label(value: str) -> str:
+    """The name a run from a user's YAML file carries: its `name:` key, else the stem."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(value).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None
+    name = data.get("name") if isinstance(data, dict) else None
+    return str(name) if isinstance(name, str) and name else Path(value).stem
+
+
 def compose(config_name: str, overrides: list[str] | None = None) -> dict[str, Any]:
     """Compose `configs/<config_name>.yaml` with Hydra overrides into a plain dict.
 
+    `scenario=` and `country=` take a built-in name (a file in configs/<group>/) or a path
+    to a YAML file of the user's (ending in .yaml or .yml), which is composed exactly like
+    a built-in one. Keys added with `+` are refused: nothing would read them.
+
     Raises:
-        ConfigError: unknown key, unknown group option or malformed override.
+        ConfigError: unknown key (with close matches), unknown group option, unreadable
+            file, malformed override, unresolvable interpolation or `${oc.env:...}`.
     """
+    import shutil
+    import tempfile
+
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -43,32 +77,112 @@ def compose(config_name: str, overrides: list[str] | None = None) -> dict[str, A
 
     register()  # the commands' structured-config schemas (experiments/settings.py)
     overrides = list(overrides or [])
-    _check_group_choices(overrides)
-    GlobalHydra.instance().clear()
+    _refuse_environment(overrides)
+    search = Path(tempfile.mkdtemp(prefix="handover-configs-"))
     try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = hydra_compose(config_name=config_name, overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(_explain(err)) from None
-    finally:
+        overrides = _group_choices(overrides, search)
+        if any(search.iterdir()):
+            overrides.append(f"hydra.searchpath=[file://{search}]")
         GlobalHydra.instance().clear()
-    return OmegaConf.to_container(cfg, resolve=True)
+        try:
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+                cfg = hydra_compose(config_name=config_name, overrides=overrides)
+                out = OmegaConf.to_container(cfg, resolve=True)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise ConfigError(_explain(err, config_name)) from None
+        finally:
+            GlobalHydra.instance().clear()
+    finally:
+        shutil.rmtree(search, ignore_errors=True)
+    _refuse_added_keys(overrides, config_name, out)
+    return out
 
 
-def _check_group_choices(overrides: list[str]) -> None:
-    """Fail early, with the allowed values, on `group=name` overrides naming no file."""
+def _refuse_environment(overrides: list[str]) -> None:
+    """Environment variables are never read: they would leak into manifests and reports."""
+    for item in overrides:
+        if "oc.env" in item or "oc.decode" in item:
+            key = item.lstrip("+~").partition("=")[0]
+            raise ConfigError(f"{key}: ${{oc.env:...}} is not supported (environment values "
+                              "would be copied into manifests and reports); give the value")
+
+
+def _group_choices(overrides: list[str], search: Path) -> list[str]:
+    """Check `group=name` overrides; copy a user's YAML file into the search path `search`.
+
+    Raises:
+        ConfigError: an unknown built-in name (with the allowed ones), a path that is not a
+            readable .yaml file, or a name that is a path (`scenario=../../x`).
+    """
+    out = []
     for item in overrides:
         key, sep, value = item.lstrip("+~").partition("=")
-        if not sep or "." in key or "[" in value:
-            continue
+        if key == "hydra" or key.startswith("hydra."):
+            raise ConfigError(f"{key}: Hydra's own settings are not used here; own scenario "
+                              "and country files go in scenario=path.yaml, country=path.yaml")
         folder = CONFIG_DIR / key
-        if folder.is_dir() and not (folder / f"{value}.yaml").exists():
-            raise ConfigError(
-                f"{key}: unknown {key} '{value}'; allowed: {', '.join(group_options(key))}"
-            )
+        if not sep or "." in key or not folder.is_dir() or value.startswith("["):
+            out.append(item)
+            continue
+        allowed = ", ".join(group_options(key))
+        if is_config_file(value) and key in FILE_GROUPS:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"{key}: file '{value}' not found")
+            (search / key).mkdir(exist_ok=True)
+            target = search / key / f"{_FILE_OPTION}.yaml"
+            try:
+                target.write_bytes(path.read_bytes())
+            except OSError as err:
+                raise ConfigError(f"{key}: cannot read '{value}': {err.strerror}") from None
+            out.append(item[: len(item) - len(item.lstrip("+~"))] + f"{key}={_FILE_OPTION}")
+            continue
+        if not _OPTION_NAME.fullmatch(value) or not (folder / f"{value}.yaml").exists():
+            files = " or a path to a .yaml file" if key in FILE_GROUPS else ""
+            raise ConfigError(f"{key}: unknown {key} '{value}'; allowed: {allowed}{files}")
+        out.append(item)
+    return out
 
 
-def _explain(err: Exception) -> str:
+def _refuse_added_keys(overrides: list[str], config_name: str, cfg: dict[str, Any]) -> None:
+    """Refuse `+key=value` / `++key=value` adding a key the configuration does not have."""
+    added = [o for o in overrides if o.startswith("+")]
+    if not added:
+        return
+    base = compose(config_name, [o for o in overrides if not o.startswith("+")
+                                 and not o.startswith("hydra.")])
+    known = sorted(_dotted_keys(base))
+    for item in added:
+        key = item.lstrip("+").partition("=")[0]
+        if key in known:
+            continue
+        raise ConfigError(f"{key}: unknown key{_close(key, known)} ('+' cannot add keys: "
+                          "nothing would read them)")
+
+
+def _dotted_keys(node: Any, prefix: str = "") -> list[str]:
+    out = []
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            out.append(path)
+            out += _dotted_keys(v, path)
+    return out
+
+
+def _close(key: str, known: list[str]) -> str:
+    """'; did you mean a, b?' with the known dotted keys closest to `key` (or '')."""
+    import difflib
+
+    near = difflib.get_close_matches(key, known, n=4, cutoff=0.6)
+    if not near and "." in key:  # compare the last part among siblings
+        parent, _, leaf = key.rpartition(".")
+        siblings = [k for k in known if k.rpartition(".")[0] == parent]
+        near = difflib.get_close_matches(key, siblings, n=4, cutoff=0.0)[:4]
+    return f"; did you mean {', '.join(near)}?" if near else ""
+
+
+def _explain(err: Exception, config_name: str | None = None) -> str:
     cause = err
     while cause.__cause__ is not None:  # Hydra wraps OmegaConf's typed-validation error
         cause = cause.__cause__
@@ -80,8 +194,15 @@ def _explain(err: Exception) -> str:
     first = text[0] if text else repr(err)
     if "not in struct" in str(err) or "Could not override" in str(err):
         key = first.split("'")[1] if first.count("'") >= 2 else first
-        return (f"{key}: unknown key; use an existing key (see configs/),"
-                " or '+key=value' to add one")
+        near = ""
+        if config_name is not None:
+            try:
+                near = _close(key, sorted(_dotted_keys(compose(config_name, []))))
+            except ConfigError:
+                near = ""
+        return f"{key}: unknown key{near} (see configs/ or `handover <command> --help`)"
+    if "Interpolation" in type(err).__name__ or "interpolation" in first.lower():
+        return f"interpolation: {first} (write the value itself)"
     return first
 
 
@@ -269,7 +390,7 @@ def require_seed(cfg: Mapping[str, Any], key: str = "seed") -> int:
 
 
 def require_scenarios(cfg: dict[str, Any], default: list[str] | None = None) -> list[str]:
-    """The `scenarios` list of a multi-run config, checked against configs/scenario/.
+    """The `scenarios` list of a multi-run config: names in configs/scenario/ or YAML paths.
 
     Args:
         cfg: the composed config.
@@ -287,9 +408,11 @@ def require_scenarios(cfg: dict[str, Any], default: list[str] | None = None) -> 
     if not isinstance(names, list) or not names:
         raise ConfigError(f"scenarios: expected a non-empty list; allowed: {', '.join(library)}")
     names = [str(n) for n in names]
-    unknown = [n for n in names if n not in library]
+    unknown = [n for n in names if n not in library
+               and not (is_config_file(n) and Path(n).expanduser().is_file())]
     if unknown:
-        raise ConfigError(f"scenarios: unknown scenario {', '.join(unknown)}; allowed: {', '.join(library)}")
+        raise ConfigError(f"scenarios: unknown scenario {', '.join(unknown)}; allowed: "
+                          f"{', '.join(library)} or paths to .yaml files")
     if len(set(names)) != len(names):
         raise ConfigError(f"scenarios: duplicate names in {names}")
     return names
