@@ -59,15 +59,12 @@ def summary_table(outcomes: dict[str, float]) -> str:
 
 def prepare(overrides: list[str]) -> tuple[dict[str, Any], dict[str, Any], int]:
     """Compose and fully validate a run (params and scenario) without running it."""
-    from scenarios import build_scenario
-    from sim import build_params
+    from experiments.validation import validate_jobs
 
     cfg, settings = load_settings("run", overrides)
     seed = settings.seed
     config = run_config(cfg)
-    params = build_params(config)
-    build_scenario(config["scenario"], params.country,
-                   source=f"configs/scenario/{config['scenario'].get('name', '?')}.yaml")
+    validate_jobs([{"config": config}])
     return cfg, config, seed
 
 

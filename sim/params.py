@@ -62,8 +62,8 @@ def check_range(path: str, value: float, low: float, high: float | None = None,
 
     The message names the field, the allowed range and, when given, the unit.
     """
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-        fail(path, f"must be a number, got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        fail(path, f"must be a finite number, got {value!r}")
     if value < low or (high is not None and value > high) or (positive and value <= 0):
         in_unit = f" ({unit})" if unit else ""
         fail(path, f"must be {allowed_text(low, high, positive)}{in_unit}, got {value}")

@@ -31,6 +31,7 @@ from experiments.compare.paired import comparison_table, paired_differences
 from experiments.study.outputs import resolve_output_dir
 from experiments.study.runner import load_series, replication_seeds, run_study, study_failed
 from experiments.study.store import study_lock
+from experiments.validation import validate_jobs
 
 #: Outcomes summarised in comparison.csv (those the simulator returns; missing ones skipped).
 OUTCOMES = (
@@ -165,13 +166,15 @@ def run_comparison(
     posterior = apply_posterior(jobs, settings.posterior, cfg["seed"], settings.replications)
     decisive = parse_assumptions(cfg)
     what_if_jobs = what_if.build_jobs(jobs, decisive) if decisive else []
+    validate_jobs(jobs + what_if_jobs, ("scenario",))  # every run, before any file
     executor_cfg = cfg.get("executor")
     out = resolve_output_dir(cfg, "compare")
     with study_lock(out):
-        return _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn)
+        return _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn,
+                               uncertainty_note(posterior), what_if_jobs)
 
 
-def _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn):
+def _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn, note, what_if_jobs=()):
     """Run and write a validated comparison while holding the study folder's lock."""
     runs = evaluate(jobs, out, executor_cfg, job_fn)
     runs = runs.sort_values(["scenario", "replication"], key=_scenario_order(settings))
@@ -201,8 +204,8 @@ def _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn):
     if what_if_jobs:
         changes = run_what_if(what_if_jobs, runs, outcomes, settings, out, executor_cfg)
         failed += changes[3]
-    report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions,
-                          uncertainty_note(posterior), changes)
+    report = build_report(cfg, settings, table, diffs, figures, seeds, descriptions, note,
+                          changes)
     report.write(out / "report.html")
     print(format_table(table, settings.reference, settings.level))
     if changes is not None:

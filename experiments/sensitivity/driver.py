@@ -40,6 +40,7 @@ from experiments.sensitivity import analysis as sa_core
 from experiments.study.atomic import atomic_write
 from experiments.config import ConfigError, run_config
 from experiments.settings import load_settings
+from experiments.validation import check_outcomes, validate_jobs
 from experiments.space import Space, apply_values, check_paths, load_space, problem_from
 
 #: keys of configs/sensitivity.yaml recorded in the manifest (besides the run config keys)
@@ -111,10 +112,7 @@ class SimulatorModel:
         Raises:
             ConfigError: a requested outcome is not produced by the simulator.
         """
-        specs = self.jobs(X, seeds)
-        # one probe run first, so that a mistyped outcome fails before the whole study
-        # (with the result store, the probe is not run again)
-        self._check_outcomes(self.runner(specs[:1])[0])
+        specs = self.jobs(X, seeds)  # outcomes were checked by the validation pass
         results = self.runner(specs)
         if len(results) != len(specs):
             raise RuntimeError(f"runner returned {len(results)} results for {len(specs)} jobs")
@@ -126,43 +124,6 @@ class SimulatorModel:
         ]
         self.runs = pd.DataFrame(rows)
         return values.reshape(len(seeds), len(X), len(self.outcomes))
-
-    def check_ranges(self, X: np.ndarray, validate: Callable[[dict[str, Any]], Any]) -> None:
-        """Validate the base config and each factor at its sampled minimum and maximum.
-
-        Catches a space whose ranges leave what the simulator accepts (e.g. a probability
-        above 1) before any run, at the cost of 2D + 1 validations.
-
-        Args:
-            X: the sample.
-            validate: raises ValueError on an invalid run config (e.g. `sim.build_params`).
-
-        Raises:
-            ConfigError: naming the space, the factor and the value.
-        """
-        where = self.space.source or self.space.name
-        try:
-            validate(self.base_config)
-        except ValueError as err:
-            raise ConfigError(f"run configuration: {err}") from None
-        for j, f in enumerate(self.space.factors):
-            one = Space(self.space.name, (f,), source=self.space.source)
-            for x in (X[:, j].min(), X[:, j].max()):
-                try:
-                    validate(apply_values(self.base_config, one, one.from_sample([x])))
-                except ValueError as err:
-                    action = "(x base value) " if f.apply == "scale" else ""
-                    raise ConfigError(
-                        f"{where}: factor {f.name} at sampled value {x:.6g} {action}is "
-                        f"rejected by the simulator: {err}"
-                    ) from None
-
-    def _check_outcomes(self, result: dict[str, Any]) -> None:
-        missing = [o for o in self.outcomes if o not in result]
-        if missing:
-            raise ConfigError(
-                f"outcomes: unknown {', '.join(missing)}; allowed: {', '.join(sorted(result))}"
-            )
 
     def __call__(self, X: np.ndarray, seed: int) -> np.ndarray:
         """One replication: outcomes (rows x outcomes) with `seed` at every row."""
@@ -259,8 +220,12 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
     """
     cfg, s = load_settings("sensitivity", overrides)
     space = load_space(s.space)
-    if s.factors:
+    if s.factors is not None:  # an empty list is refused, never read as "all"
+        if not s.factors:
+            raise ConfigError("factors: null (every factor) or a non-empty list of names; "
+                              f"allowed: {', '.join(space.names)}")
         space = space.subset(s.factors)
+    check_outcomes(s.outcomes)
     problem = problem_from(space, grouped=s.grouped)
     base = run_config(cfg)
     out = _output_dir(cfg)
@@ -269,17 +234,17 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
     # sample first: every setting error surfaces before any run or file
     design = sa_core.sample(problem, s.method, s.n, seeds["sample"],
                             s.second_order, s.num_levels)
-    if job_fn is None:
-        model.check_ranges(design.X, validate_run_config)
     from experiments.study.executors import parse_executor
     from experiments.study.store import study_lock
 
     parse_executor(cfg.get("executor"))  # before any file: the lock below creates store/
+    if job_fn is None:  # every sample point, as the simulator will read it
+        validate_jobs(model.jobs(design.X, seeds["replications"][:1]), ("point",))
     with study_lock(out):
         n_runs = len(design.X) * s.replications
         print(f"sensitivity: {s.method} on {len(space.factors)} factors "
               f"({len(design.units)} {'groups' if s.grouped else 'factors'} analysed), "
-              f"n={s.n}, {len(design.X)} points x {s['replications']} replications = "
+              f"n={s.n}, {len(design.X)} points x {s.replications} replications = "
               f"{n_runs} runs -> {out}", flush=True)
         t0 = time.perf_counter()
         try:
@@ -311,19 +276,6 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
         print(f"{n_runs} runs in {seconds:.1f} s ({n_runs / max(seconds, 1e-9):.1f} runs/s); "
               f"tables and figures in {out}")
         return 0
-
-
-def validate_run_config(config: dict[str, Any]) -> None:
-    """Build (and discard) the simulator's parameters and scenario of a run config.
-
-    Raises:
-        ValueError: (sim.ParameterError) naming the invalid field.
-    """
-    from scenarios import build_scenario
-    from sim import build_params
-
-    params = build_params(config)
-    build_scenario(config.get("scenario") or {}, params.country, source="scenario")
 
 
 class StudyFailed(RuntimeError):

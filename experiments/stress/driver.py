@@ -52,6 +52,7 @@ from experiments.stress.robustness import (
 )
 from experiments.study.runner import load_series, replication_seeds, study_stream
 from experiments.study.store import study_lock
+from experiments.validation import check_discovery, validate_jobs
 
 JobFn = Callable[[dict[str, Any]], Any]
 
@@ -420,6 +421,8 @@ def run_stress(
 
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], settings.replications,
                                 avoid=[f.path for f in space.factors])
+    validate_jobs(jobs, ("scenario", "future"))  # every scenario in every future
+    check_discovery(settings.discovery_options)
     keep = [j["replication"] < settings.timeseries_replications for j in jobs]
     with study_lock(out):  # refused before any file is written if another study holds it
         write_csv_atomic(futures, out / "futures.csv")

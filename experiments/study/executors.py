@@ -130,8 +130,9 @@ def parse_executor(cfg: dict[str, Any] | ExecutorSpec | None) -> ExecutorSpec:
     if address is not None:
         if kind != "dask":
             raise ConfigError("executor.address: only allowed with executor=dask")
-        if not isinstance(address, str) or not address:
-            raise ConfigError(f"executor.address: expected e.g. tcp://host:8786, got {address!r}")
+        from experiments.validation import check_address
+
+        check_address(address)
     chunk = cfg.get("chunk_size")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ConfigError(f"executor.chunk_size: must be a positive integer or null, got {chunk!r}")

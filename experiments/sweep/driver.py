@@ -45,6 +45,7 @@ from experiments.settings import SweepSettings, load_settings
 from experiments.space import Space, apply_values, grid_space
 from experiments.study.atomic import save_figure
 from experiments.study.store import study_lock
+from experiments.validation import check_outcomes, validate_jobs
 from experiments.study.outputs import manifest, resolve_output_dir
 from experiments.study.runner import replication_seeds, run_study, study_failed
 
@@ -126,12 +127,12 @@ def make_plan(settings: SweepSettings) -> dict[str, Any]:
         ConfigError: a malformed grid or settings list, naming the field.
     """
     grid, listed = settings.grid, settings.settings
-    if grid:
+    if grid is not None:  # an empty grid is refused, never read as "no grid"
         rows = expand_grid(grid)
-    elif listed:
-        if not all(isinstance(s, dict) for s in listed):
-            raise ConfigError("settings: expected a list of mappings, e.g. "
-                              "'settings=[{model.scale:20},{model.scale:50}]'")
+    elif listed is not None:
+        if not listed or not all(isinstance(s, dict) and s for s in listed):
+            raise ConfigError("settings: expected a non-empty list of non-empty mappings, "
+                              "e.g. 'settings=[{model.scale:20},{model.scale:50}]'")
         rows = [flatten_paths(s) for s in listed]
     else:
         rows = [{}]  # no parameter varies: scenarios x replications only
@@ -349,13 +350,16 @@ def run_sweep(
 
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], len(plan["seeds"]),
                                 avoid=[f.path for f in plan["space"].factors])
+    validate_jobs(jobs, ("setting", "scenario"))  # every setting x scenario, before any file
+    check_outcomes(plan["outcomes"])
     fn = job_fn or _default_job_fn()
     out = resolve_output_dir(cfg, "sweep")
     with study_lock(out):
-        return _sweep_locked(cfg, overrides, plan, jobs, fn, executor, out, progress)
+        return _sweep_locked(cfg, overrides, plan, jobs, fn, executor, out, progress,
+                             uncertainty_note(posterior))
 
 
-def _sweep_locked(cfg, overrides, plan, jobs, fn, executor, out, progress):
+def _sweep_locked(cfg, overrides, plan, jobs, fn, executor, out, progress, note):
     """Run and write a validated sweep while holding the study folder's lock."""
     runs = run_study(jobs, fn, out, executor, label="sweep", progress=progress)
     summary = summarize(runs, plan)
@@ -371,7 +375,7 @@ def _sweep_locked(cfg, overrides, plan, jobs, fn, executor, out, progress):
         "replications": plan["replications"],
         "study": runs.attrs.get("study", {}),
         "figures": [str(p.relative_to(out)) for p in figures],
-        "uncertainty": uncertainty_note(posterior),
+        "uncertainty": note,
     })
     atomic_write_text(
         out / "manifest.json", json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
