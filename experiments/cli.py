@@ -24,7 +24,7 @@ COMMANDS = {
     "app": ("experiments.app.driver", "scenario explorer in the browser (host=, port=)"),
 }
 #: command name -> its top-level file in configs/ (what `--cfg job` composes)
-CONFIG_NAMES = {"run": "config", "compare": "compare", "sweep": "sweep",
+CONFIG_NAMES = {"run": "run", "compare": "compare", "sweep": "sweep",
                 "sensitivity": "sensitivity", "stress": "stress"}
 #: Config groups shown by `--help` (folders of configs/ a command can choose from).
 GROUPS = ("country", "scenario", "executor", "stress")
