@@ -67,10 +67,12 @@ def test_own_scenario_file_in_a_comparison(tmp_path, capsys):
     path = _own_scenario(tmp_path)
     cfg = compose("compare", [f"scenario={path}"])
     assert cfg["scenario"]["name"] == "my_taper"
-    from experiments.compare.driver import build_jobs, parse_settings
+    from experiments.compare.driver import build_jobs
+    from experiments.settings import load_settings
 
-    settings = parse_settings(compose("compare", [f"scenarios=[status_quo,{path}]"]))
-    jobs = build_jobs([], {**settings, "replications": 2}, 1)
+    args = [f"scenarios=[status_quo,{path}]", "replications=2"]
+    _, settings = load_settings("compare", args)
+    jobs = build_jobs(args, settings, 1)
     assert [j["config"]["scenario"]["name"] for j in jobs] == ["status_quo"] * 2 + ["my_taper"] * 2
 
 
