@@ -24,8 +24,7 @@ COMMANDS = {
     "app": ("experiments.app.driver", "scenario explorer in the browser (host=, port=)"),
 }
 #: command name -> its top-level file in configs/ (what `--cfg job` composes)
-CONFIG_NAMES = {"run": "run", "compare": "compare", "sweep": "sweep",
-                "sensitivity": "sensitivity", "stress": "stress"}
+CONFIG_NAMES = {name: name for name in COMMANDS}
 #: Config groups shown by `--help` (folders of configs/ a command can choose from).
 GROUPS = ("country", "scenario", "executor", "stress")
 MULTIRUN = ("Hydra's multirun (-m) is replaced by `handover sweep`, e.g. handover sweep "
