@@ -106,7 +106,8 @@ def cases(command: str) -> list[tuple[list[str], str]]:
 def try_case(command: str, overrides: list[str], field: str) -> tuple[bool, str]:
     """Run `handover <command>` in-process in an empty folder; return (clean?, why not).
 
-    Clean: exit status 2, stderr starts with "error: " and names `field`, no traceback,
+    Clean: exit status 2, stderr starts with "error: " and names `field` (a list item may
+    be named by its `name`, e.g. country.funders.eu_return_programme), no traceback,
     and the folder holds nothing but the file the case refers to.
     """
     from experiments import cli
@@ -129,7 +130,8 @@ def try_case(command: str, overrides: list[str], field: str) -> tuple[bool, str]
             return False, f"exit {code}"
         if "Traceback" in text or not text.startswith("error: "):
             return False, f"message {text[:200]!r}"
-        if field not in text:
+        leaf = field.rsplit(".", 1)[-1]  # list items may be named by their `name`
+        if field not in text and not (leaf in text and field.split(".")[0] in text):
             return False, f"field {field!r} not named in {text.strip()[:200]!r}"
         if left != ["afile"]:
             return False, f"files left: {left[:5]}"
