@@ -70,7 +70,7 @@ def test_own_scenario_file_in_a_comparison(tmp_path, capsys):
     from experiments.compare.driver import build_jobs
     from experiments.settings import load_settings
 
-    args = [f"scenarios=[status_quo,{path}]", "replications=2"]
+    args = [f"scenarios=[status_quo,{path}]", "replications=2", "reference=status_quo"]
     _, settings = load_settings("compare", args)
     jobs = build_jobs(args, settings, 1)
     assert [j["config"]["scenario"]["name"] for j in jobs] == ["status_quo"] * 2 + ["my_taper"] * 2

@@ -19,7 +19,8 @@ VALUES = [0.3, 0.5, 0.7]
 def echo_job(spec: dict) -> dict:
     """Stand-in simulation: reports the parameter value its config carries."""
     value = float(get_dotted(spec["config"], FACTOR))
-    return {"coverage": value, "dropped_cases": 0.0, "national_spend": value * 10}
+    series = pd.DataFrame({"month": [0], "coverage": [value]})
+    return {"coverage": value, "dropped_cases": 0.0, "national_spend": value * 10}, series
 
 
 def make_posterior(folder: Path, weights=(0.2, 0.3, 0.5)) -> Path:
@@ -147,7 +148,7 @@ def test_calibrate_end_to_end_writes_posterior_and_a_profile_usable_by_name(tmp_
         profile = yaml.safe_load(installed[0].read_text())
         assert profile["name"] == name and profile["arrivals"]["monthly_mean"] == pytest.approx(mean)
         run_out = tmp_path / "run"
-        assert cli(["run", f"country={name}", "model.horizon_months=6", "model.handover_start=3",
+        assert cli(["run", f"country={name}", "model.horizon_months=8", "model.handover_start=3",
                     "model.warmup_months=1", "model.scale=50", f"output_dir={run_out}"]) == 0
         # the posterior folder feeds validate (one parameter set per replication)
         val = tmp_path / "val"

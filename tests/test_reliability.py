@@ -28,7 +28,7 @@ COMMANDS = ("run", "compare", "sweep", "sensitivity", "stress")
 
 def _compare(out: Path, horizon: int):
     args = ["scenarios=[status_quo,abrupt_exit]", "replications=2", f"output_dir={out}",
-            f"model.horizon_months={horizon}", "model.handover_start=6"]
+            f"model.horizon_months={horizon}", "model.handover_start=6", "reference=status_quo"]
     return run_comparison(args, job_fn=series_job)
 
 

@@ -94,7 +94,7 @@ def test_bad_input_exits_2_before_writing(tmp_path, capsys, override, message):
 
 
 def test_unknown_outcome_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="outcomes: unknown covrage; allowed: coverage"):
+    with pytest.raises(ConfigError, match="outcomes: unknown outcome 'covrage'"):
         run_sensitivity([*TINY, "n=2", "outcomes=[covrage]", f"output_dir={tmp_path}/o"],
                         job_fn=toy_job)
 
@@ -130,8 +130,8 @@ def test_space_range_the_simulator_rejects_fails_before_any_run(tmp_path, capsys
     out = tmp_path / "o"
     assert cli.main(["sensitivity", f"space={space}", "n=2", f"output_dir={out}"]) == 2
     err = capsys.readouterr().err
-    assert "factor country.returnees.trust_gov at sampled value 1." in err
-    assert "rejected by the simulator" in err and "trust_gov" in err
+    assert "country.returnees.trust_gov: must be between 0 and 1" in err
+    assert "got 1." in err and "(in point=" in err
     assert not out.exists()
 
 

@@ -166,7 +166,8 @@ def run_comparison(
     posterior = apply_posterior(jobs, settings.posterior, cfg["seed"], settings.replications)
     decisive = parse_assumptions(cfg)
     what_if_jobs = what_if.build_jobs(jobs, decisive) if decisive else []
-    validate_jobs(jobs + what_if_jobs, ("scenario",))  # every run, before any file
+    if job_fn is compare_job:  # every run as the simulator reads it, before any file
+        validate_jobs(jobs + what_if_jobs, ("scenario",))
     executor_cfg = cfg.get("executor")
     out = resolve_output_dir(cfg, "compare")
     with study_lock(out):

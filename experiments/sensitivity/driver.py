@@ -116,6 +116,10 @@ class SimulatorModel:
         results = self.runner(specs)
         if len(results) != len(specs):
             raise RuntimeError(f"runner returned {len(results)} results for {len(specs)} jobs")
+        missing = [o for o in self.outcomes if results and o not in results[0]]
+        if missing:  # a stand-in runner (tests, benchmarks) the validation pass does not know
+            raise ConfigError(f"outcomes: unknown {', '.join(missing)}; allowed: "
+                              f"{', '.join(sorted(results[0]))}")
         values = np.array([[float(res[o]) for o in self.outcomes] for res in results])
         rows = [
             {"point": s["point"], "replication": s["replication"], "seed": s["seed"],
@@ -248,7 +252,7 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
               f"{n_runs} runs -> {out}", flush=True)
         t0 = time.perf_counter()
         try:
-            Y = sa_core.evaluate(model, design.X, seeds.replications)
+            Y = sa_core.evaluate(model, design.X, seeds["replications"])
         except StudyFailed as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

@@ -350,7 +350,8 @@ def run_sweep(
 
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], len(plan["seeds"]),
                                 avoid=[f.path for f in plan["space"].factors])
-    validate_jobs(jobs, ("setting", "scenario"))  # every setting x scenario, before any file
+    if job_fn is None:  # every setting x scenario as the simulator reads it, before any file
+        validate_jobs(jobs, ("setting", "scenario"))
     check_outcomes(plan["outcomes"])
     fn = job_fn or _default_job_fn()
     out = resolve_output_dir(cfg, "sweep")
