@@ -59,11 +59,42 @@ def _slider(page, label: str):
     return page.locator(f'[role="slider"][aria-label^="{label}"]')
 
 
-def _set_slider(page, label: str, key: str, times: int = 1) -> None:
+def _slider_value(page, label: str) -> str:
+    return _slider(page, label).get_attribute("aria-valuenow") or ""
+
+
+def _set_slider(page, label: str, key: str) -> None:
+    """Press `key` on a slider until its value has moved (Home/End: to its bound).
+
+    A key press reaches the server asynchronously and the page re-renders after it, so a
+    press made while the slider is being re-rendered can be lost: press again until the
+    slider shows the value the key asks for, instead of assuming the first press landed.
+    """
     thumb = _slider(page, label)
-    thumb.focus()
-    for _ in range(times):
+    start = _slider_value(page, label)
+    bound = {"Home": "aria-valuemin", "End": "aria-valuemax"}.get(key)
+    target = thumb.get_attribute(bound) if bound else None
+    if target is not None and start == target:
+        return
+    for _ in range(20):
+        thumb = _slider(page, label)
+        thumb.focus()
         thumb.press(key)
+        for _ in range(20):
+            now = _slider_value(page, label)
+            if (now == target) if target is not None else (now != start):
+                return
+            page.wait_for_timeout(250)
+    raise AssertionError(f"slider {label!r} did not move with {key} (value {start})")
+
+
+def _expect_text(page, selector: str, text: str) -> None:
+    """Wait until the element's text contains `text` (the server re-renders it)."""
+    page.wait_for_function(
+        "([sel, t]) => { const e = document.querySelector(sel); "
+        "return e !== null && e.innerText.toLowerCase().includes(t); }",
+        arg=[selector, text.lower()], timeout=60_000,
+    )
 
 
 def _figure_sources(page) -> list[str]:
@@ -103,7 +134,7 @@ def test_app_runs_ensembles_and_updates_figures(app_url, tmp_path):
         _set_slider(page, "replications per scenario", "Home")
         _set_slider(page, "people per agent", "End")
         _set_slider(page, "months simulated", "Home")
-        assert "6 runs" in page.locator(".run-ensemble").inner_text().lower()
+        _expect_text(page, ".run-ensemble", "6 runs")
         first = _run_and_wait(page, 0)
         assert Path(first, "comparison.csv").is_file()
         page.locator(".summary-table table").wait_for()
