@@ -18,6 +18,8 @@ from experiments.study.outputs import (
     require_empty,
     resolve_output_dir,
     staged_output_dir,
+    utc_now,
+    write_manifest,
     write_json,
 )
 from experiments.plots import plot_run
@@ -78,11 +80,13 @@ def main(overrides: list[str]) -> int:
     m = config["model"]
     print(f"handover run: country={config['country']['name']} scenario={config['scenario']['name']} "
           f"seed={seed} horizon={m['horizon_months']} months scale=1:{m['scale']}")
+    started = utc_now()
     result = simulate(config, seed)
     with staged_output_dir(final) as out:
         write_json(out / "outcomes.json", result.outcomes)
         result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
-        write_json(out / "manifest.json", manifest(cfg, seed, "run"))
+        write_manifest(out, manifest(cfg, seed, "run", seeds=[seed], started_utc=started,
+                                     counts={"runs": 1}))
         plot_run(pd.read_parquet(out / "timeseries.parquet"), out / "run.png",  # drawn from the file
                  f"{config['country']['name']} / {config['scenario']['name']} / seed {seed}",
                  handover_start=m["handover_start"])

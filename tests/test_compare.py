@@ -18,10 +18,8 @@ import pytest
 
 from experiments import cli
 from experiments.compare.driver import (
-    OUTCOMES,
     build_jobs,
     run_comparison,
-    write_parquet_atomic,
 )
 from experiments.config import ConfigError, compose, group_options
 from experiments.settings import load_settings

@@ -11,7 +11,7 @@ import pytest
 from experiments.config import compose, run_config
 from experiments.study.jobs import simulate
 from invariants import check_invariants
-from sim.domain import MODALITIES, Episode, Status
+from sim.domain import MODALITIES, Episode
 
 COARSE = ["model.scale=50", "model.horizon_months=60", "model.spinup_months=12"]
 

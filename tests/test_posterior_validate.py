@@ -141,6 +141,10 @@ def test_calibrate_end_to_end_writes_posterior_and_a_profile_usable_by_name(tmp_
         for f in ("posterior.csv", "space.yaml", "candidates.csv", "fit.csv", "posterior_summary.csv",
                   "fit.png", "posterior.png", "manifest.json", f"country/{name}.yaml"):
             assert (out / f).exists(), f
+        from test_manifest import check_manifest
+
+        record = check_manifest(out, "calibrate", 1)
+        assert record["counts"]["posterior"] == 3 and record["counts"]["parameters"] == 1
         posterior = pd.read_csv(out / "posterior.csv")
         assert len(posterior) == 3 and abs(posterior["weight"].sum() - 1) < 1e-9
         summary = pd.read_csv(out / "posterior_summary.csv")

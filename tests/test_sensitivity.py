@@ -92,11 +92,12 @@ def test_grouped_indices_of_additive_function_add_up():
 
 
 def test_same_seed_same_indices_different_seed_differs(tmp_path):
-    from experiments.sensitivity.driver import write_csv
+    from experiments.sensitivity.driver import FULL_PRECISION
+    from experiments.study.atomic import write_csv_atomic
 
     runs = [sa_core.run_sa(ishigami, ISHIGAMI, "sobol", 64, seed=s) for s in (11, 11, 12)]
     for i, r in enumerate(runs):
-        write_csv(r.indices, tmp_path / f"indices{i}.csv")
+        write_csv_atomic(r.indices, tmp_path / f"indices{i}.csv", float_format=FULL_PRECISION)
     text = [(tmp_path / f"indices{i}.csv").read_bytes() for i in range(3)]
     assert text[0] == text[1]
     assert text[0] != text[2]

@@ -53,7 +53,7 @@ def test_sobol_study_writes_tables_figures_and_resumes(tmp_path, capsys):
     # replication r: one seed at every point
     assert runs.groupby("replication")["seed"].nunique().tolist() == [1, 1]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["runs"] == 80 and manifest["problem"]["num_vars"] == 3
+    assert manifest["counts"]["runs"] == 80 and manifest["problem"]["num_vars"] == 3
     assert (out / "fig_indices_coverage.png").stat().st_size > 1000
     assert not (out / "fig_indices_unmet_need_months.png").exists()
     assert (out / "fig_convergence.png").exists()

@@ -104,7 +104,8 @@ def test_sweep_writes_runs_summary_and_figures(tmp_path):
     assert row["coverage_hi"] - row["coverage_mean"] == pytest.approx(half, rel=1e-9)
     png = out / "figures" / "sweep_model.scale.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((out / "manifest.json").read_text())["seed"] == replication_seeds(5, 4)
+    record = json.loads((out / "manifest.json").read_text())
+    assert record["seed"] == 5 and record["seeds"] == replication_seeds(5, 4)
 
     # same output_dir again: everything resumes, tables identical
     _, again, _ = run_sweep(overrides, job_fn=toy_sweep_job, progress=False)

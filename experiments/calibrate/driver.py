@@ -38,7 +38,8 @@ from experiments.calibrate.validate import optional_text, plot_validation, prepa
 from experiments.config import CONFIG_DIR, ConfigError, require_fraction, require_int
 from experiments.space import Space, apply_values, check_paths, load_space
 from experiments.study.atomic import write_csv_atomic
-from experiments.study.outputs import manifest, resolve_output_dir, write_json
+from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
+from experiments.study.runner import replication_seeds
 
 SPACE_DIR = CONFIG_DIR / "calibrate"
 
@@ -139,6 +140,7 @@ def run_calibration(overrides: Sequence[str]) -> tuple[Path, pd.DataFrame, pd.Da
     """
     from experiments.study.executors import parse_executor
 
+    started = utc_now()
     cfg, targets, config = prepare(overrides, "calibrate")
     settings = parse_settings(cfg)
     country = cfg["country"]["name"]
@@ -177,7 +179,12 @@ def run_calibration(overrides: Sequence[str]) -> tuple[Path, pd.DataFrame, pd.Da
     if settings["install"]:
         (CONFIG_DIR / "country" / f"{name}.yaml").write_text(text)
         shutil.copyfile(targets.source, TARGET_DIR / f"{name}.yaml")
-    write_json(out / "manifest.json", manifest(cfg, int(cfg["seed"]), "calibrate"))
+    write_manifest(out, manifest(
+        cfg, int(cfg["seed"]), "calibrate", started_utc=started,
+        seeds=replication_seeds(int(cfg["seed"]), settings["replications"]),
+        counts={"candidates": len(candidates), "posterior": len(posterior),
+                "targets": len(targets.targets), "parameters": len(space.names)},
+        space=space_as_data(space)))
     return out, fit, summary
 
 

@@ -32,7 +32,7 @@ from experiments.config import (
     run_config,
 )
 from experiments.study.atomic import write_csv_atomic
-from experiments.study.outputs import manifest, resolve_output_dir, write_json
+from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
 from experiments.study.runner import replication_seeds, run_study, study_failed
 
 
@@ -179,6 +179,7 @@ def main(overrides: list[str]) -> int:
     from experiments.calibrate.posterior import apply_posterior
     from experiments.study.executors import parse_executor
 
+    started = utc_now()
     cfg, targets, config = prepare(overrides)
     settings = parse_settings(cfg)
     parse_executor(cfg.get("executor"))
@@ -196,8 +197,11 @@ def main(overrides: list[str]) -> int:
     write_csv_atomic(table, out / "validation.csv")
     plot_validation(table, out / "validation.png",
                     f"{config['country']['name']}: model vs targets (R={settings['replications']})")
-    write_json(out / "manifest.json", manifest(cfg, replication_seeds(cfg["seed"], settings["replications"]),
-                                               "validate"))
+    write_manifest(out, manifest(
+        cfg, int(cfg["seed"]), "validate", seeds=[j["seed"] for j in jobs], started_utc=started,
+        counts={"runs": len(runs), "failed": study_failed(runs), "targets": len(table),
+                "missed": int((table["within_tolerance"] == "no").sum())},
+        study=runs.attrs.get("study", {})))
     print(format_table(table))
     missed = int((table["within_tolerance"] == "no").sum())
     print(f"\n{len(table) - missed} of {len(table)} targets within tolerance; "

@@ -28,7 +28,7 @@ from experiments import units
 from experiments.compare import assumptions as what_if
 from experiments.compare.assumptions import parse_assumptions
 from experiments.compare.paired import comparison_table, paired_differences
-from experiments.study.outputs import resolve_output_dir
+from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
 from experiments.study.runner import load_series, replication_seeds, run_study, study_failed
 from experiments.study.store import study_lock
 from experiments.validation import validate_jobs
@@ -159,6 +159,7 @@ def run_comparison(
         ConfigError: invalid configuration (raised before anything is written).
     """
     overrides = list(overrides)
+    started = utc_now()
     cfg, settings = load_settings("compare", overrides)
     jobs = build_jobs(overrides, settings, cfg["seed"])
     from experiments.calibrate.posterior import apply_posterior, uncertainty_note
@@ -171,12 +172,24 @@ def run_comparison(
     executor_cfg = cfg.get("executor")
     out = resolve_output_dir(cfg, "compare")
     with study_lock(out):
-        return _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn,
-                               uncertainty_note(posterior), what_if_jobs)
+        out, table, failed, runs = _compare_locked(
+            cfg, settings, jobs, executor_cfg, out, job_fn, uncertainty_note(posterior),
+            what_if_jobs)
+        write_manifest(out, manifest(
+            cfg, settings.seed, "compare", seeds=replication_seeds(settings.seed, settings.replications),
+            started_utc=started, overrides=overrides, study=runs.attrs.get("study", {}),
+            counts={"runs": len(runs), "failed": failed, "scenarios": len(settings.scenarios),
+                    "replications": settings.replications,
+                    "assumption_runs": len(what_if_jobs)}))
+    return out, table, failed
 
 
 def _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn, note, what_if_jobs=()):
-    """Run and write a validated comparison while holding the study folder's lock."""
+    """Run and write a validated comparison while holding the study folder's lock.
+
+    Returns:
+        (output folder, comparison table, failed runs incl. assumption runs, runs table).
+    """
     runs = evaluate(jobs, out, executor_cfg, job_fn)
     runs = runs.sort_values(["scenario", "replication"], key=_scenario_order(settings))
     runs = runs.reset_index(drop=True)
@@ -212,7 +225,7 @@ def _compare_locked(cfg, settings, jobs, executor_cfg, out, job_fn, note, what_i
     if changes is not None:
         print("\nWhat would change this ranking (assumptions.csv, assumptions_summary.csv):")
         print(changes[1][["assumption", "end", "values", "ranking_changes", "top"]].to_string(index=False))
-    return out, table, failed
+    return out, table, failed, runs
 
 
 def run_what_if(jobs: list[dict[str, Any]], base_runs: pd.DataFrame, outcomes: list[str],

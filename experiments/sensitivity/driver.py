@@ -25,7 +25,6 @@ not masquerade as an effect of the factors (see docs/sensitivity.md).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import warnings
@@ -37,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.sensitivity import analysis as sa_core
-from experiments.study.atomic import atomic_write
+from experiments.study.atomic import write_csv_atomic, write_parquet_atomic
+from experiments.study.outputs import manifest, utc_now, write_manifest
 from experiments.config import ConfigError, run_config
 from experiments.settings import load_settings
 from experiments.validation import check_outcomes, validate_jobs
@@ -49,24 +49,10 @@ SA_KEYS = (
     "num_levels", "num_resamples", "conf_level", "outcomes",
 )
 
+#: CSV float format of the tables (round-trips every float exactly).
+FULL_PRECISION = "%.17g"
+
 Runner = Callable[[list[dict[str, Any]]], list[dict[str, float]]]
-
-
-def run_jobs_serial(specs: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Run simulator jobs one after another in this process (fallback runner).
-
-    Args:
-        specs: job specs for `experiments.study.jobs.run_job`.
-
-    Returns:
-        One outcome dict per spec, in order.
-    """
-    from tqdm import tqdm
-
-    from experiments.study.jobs import run_job
-
-    return [run_job(s) for s in tqdm(specs, desc="sensitivity runs", unit="run",
-                                     disable=not sys.stderr.isatty())]
 
 
 class SimulatorModel:
@@ -79,7 +65,8 @@ class SimulatorModel:
         space: the factors, in the column order of X.
         base_config: the run configuration (model/country/scenario) the factors modify.
         outcomes: names of the outcome columns to return.
-        runner: maps a list of job specs to their outcome dicts (default: serial).
+        runner: maps a list of job specs to their outcome dicts (`make_runner`: the shared
+            study runner with its executor and store).
     """
 
     def __init__(
@@ -87,13 +74,13 @@ class SimulatorModel:
         space: Space,
         base_config: dict[str, Any],
         outcomes: Sequence[str],
-        runner: Runner | None = None,
+        runner: Runner,
     ):
         check_paths(space, base_config)
         self.space = space
         self.base_config = base_config
         self.outcomes = list(outcomes)
-        self.runner = runner or run_jobs_serial
+        self.runner = runner
         self.runs: pd.DataFrame | None = None
 
     def jobs(self, X: np.ndarray, seeds: Sequence[int]) -> list[dict[str, Any]]:
@@ -129,10 +116,6 @@ class SimulatorModel:
         self.runs = pd.DataFrame(rows)
         return values.reshape(len(seeds), len(X), len(self.outcomes))
 
-    def __call__(self, X: np.ndarray, seed: int) -> np.ndarray:
-        """One replication: outcomes (rows x outcomes) with `seed` at every row."""
-        return self.evaluate_replicated(X, [seed])[0]
-
 
 # --------------------------------------------------------------------------- settings
 
@@ -146,23 +129,8 @@ def _output_dir(cfg: dict[str, Any]) -> Path:
 # --------------------------------------------------------------------------- files
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a file through a temporary sibling and `os.replace` (never half-written).
-
-    Args:
-        path: final location.
-        write: called with the temporary path; must create the file there.
-    """
-    atomic_write(path, write, suffix=Path(path).suffix)
-
-
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Atomically write `df` as CSV (full float precision, no index)."""
-    write_atomic(path, lambda p: df.to_csv(p, index=False, float_format="%.17g"))
-
-
 def write_outputs(
-    out: Path, result: sa_core.SAResult, space: Space, manifest: dict[str, Any],
+    out: Path, result: sa_core.SAResult, space: Space, record: dict[str, Any],
     runs: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write tables, manifest and figures of a study; return the paths written.
@@ -173,13 +141,12 @@ def write_outputs(
 
     design = result.design
     X = pd.DataFrame(design.X, columns=space.names).rename_axis("point").reset_index()
-    write_csv(result.indices, out / "indices.csv")
-    write_csv(result.convergence, out / "convergence.csv")
-    write_csv(X, out / "sample.csv")
+    for table, name in ((result.indices, "indices.csv"), (result.convergence, "convergence.csv"),
+                        (X, "sample.csv")):
+        write_csv_atomic(table, out / name, float_format=FULL_PRECISION)
     if runs is not None and not (out / "store").exists():
-        write_atomic(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
-    text = json.dumps(manifest, indent=2, default=str)
-    write_atomic(out / "manifest.json", lambda p: p.write_text(text))
+        write_parquet_atomic(runs, out / "runs.parquet")
+    write_manifest(out, record)
     return [out / "indices.csv", out / "convergence.csv"] + sa_plots.plot_study(out)
 
 
@@ -222,6 +189,7 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
     Returns:
         The exit status.
     """
+    started = utc_now()
     cfg, s = load_settings("sensitivity", overrides)
     space = load_space(s.space)
     if s.factors is not None:  # an empty list is refused, never read as "all"
@@ -267,15 +235,14 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
         for note in dict.fromkeys(str(w.message) for w in caught):
             print(f"note: {note}")
         result = sa_core.SAResult(design, Y, s.outcomes, indices, conv)
-        manifest = {
-            "command": "sensitivity", "overrides": overrides,
-            "settings": {k: getattr(s, k) for k in SA_KEYS},
-            "space": {"name": space.name, "source": space.source},
-            "problem": problem, "seed": cfg["seed"], "seeds": seeds,
-            "points": len(design.X), "runs": n_runs, "eval_seconds": round(seconds, 3),
-            "run_config": base,
-        }
-        write_outputs(out, result, space, manifest, model.runs)
+        record = manifest(
+            cfg, int(cfg["seed"]), "sensitivity", seeds=seeds["replications"],
+            started_utc=started, counts={"points": len(design.X), "runs": n_runs},
+            overrides=list(overrides), settings={k: getattr(s, k) for k in SA_KEYS},
+            space={"name": space.name, "source": space.source}, problem=problem,
+            seed_streams={"sample": seeds["sample"], "analysis": seeds["analysis"]},
+            eval_seconds=round(seconds, 3), run_config=base)
+        write_outputs(out, result, space, record, model.runs)
         print(summary(indices, s.method))
         print(f"{n_runs} runs in {seconds:.1f} s ({n_runs / max(seconds, 1e-9):.1f} runs/s); "
               f"tables and figures in {out}")

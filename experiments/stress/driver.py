@@ -38,7 +38,7 @@ from experiments.config import ConfigError, compose, run_config
 from experiments.settings import StressSettings, load_settings
 from experiments.space import Space, apply_values, parse_space
 from experiments.stress.discovery import Failure, describe_box, discover
-from experiments.study.outputs import resolve_output_dir
+from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
 from experiments.stress.robustness import (
     DEFAULT_METRICS,
     SUBGROUP_METRICS,
@@ -405,6 +405,7 @@ def run_stress(
     from experiments.study.runner import run_study
 
     overrides = list(overrides)
+    started = utc_now()
     cfg, validated = load_settings("stress", overrides)
     settings = stress_plan(validated)
     space = stress_space(cfg.get("stress"))
@@ -429,10 +430,10 @@ def run_stress(
         runs = run_study(jobs, job_fn, out, executor_cfg, label="stress", progress=progress,
                          keep_series=keep)
         return _finish(out, cfg, overrides, settings, space, futures, seeds, runs,
-                       uncertainty_note(posterior))
+                       uncertainty_note(posterior), started)
 
 
-def _finish(out, cfg, overrides, settings, space, futures, seeds, runs, note):
+def _finish(out, cfg, overrides, settings, space, futures, seeds, runs, note, started=None):
     """Analyse a finished stress run table and write the tables, figures and report."""
     failed = int(runs["error"].notna().sum())
     result = analyse(runs, futures, space, settings)
@@ -447,6 +448,13 @@ def _finish(out, cfg, overrides, settings, space, futures, seeds, runs, note):
         (out / "timeseries.parquet").unlink(missing_ok=True)
     write_summary(out, cfg, overrides, settings, space, result, seeds, runs.attrs.get("study"),
                   note)
+    write_manifest(out, manifest(
+        cfg, int(cfg["seed"]), "stress", seeds=seeds, started_utc=started,
+        counts={"runs": len(runs), "failed": failed, "scenarios": len(settings.scenarios),
+                "futures": settings.futures, "replications": settings.replications},
+        overrides=overrides, sample_seed=settings.sample_seed, uncertainty=note,
+        space={"name": space.name, "factors": [f.as_dict() for f in space.factors]},
+        study=runs.attrs.get("study", {})))
     from experiments.stress.plots import build_report
 
     build_report(out)

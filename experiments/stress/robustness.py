@@ -142,8 +142,8 @@ def tidy_outcomes(runs: pd.DataFrame, keys: Iterable[str] = _KEYS) -> pd.DataFra
     named = [risk_name(g) for g in flags if g]
     if named:
         risks["gap_risk_any_group"] = risks[named].max(axis=1)
-    out = pd.concat([out.drop(columns=list(flags.values())), risks], axis=1)
-    out["replications"] = grouped.size()
+    out = pd.concat([out.drop(columns=list(flags.values())), risks,
+                     grouped.size().rename("replications")], axis=1)
     return out.reset_index()
 
 

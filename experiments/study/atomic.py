@@ -109,18 +109,20 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike, index: bool = False) -> Path:
+def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike, index: bool = False,
+                     **to_csv: Any) -> Path:
     """Write a DataFrame to CSV via a temp file and `os.replace`.
 
     Args:
         df: the table.
         path: destination; parent folders are created.
         index: also write the index (as the first column).
+        **to_csv: further `DataFrame.to_csv` options (e.g. `float_format`).
 
     Returns:
         The destination path.
     """
-    return atomic_write_text(path, df.to_csv(index=index))
+    return atomic_write_text(path, df.to_csv(index=index, **to_csv))
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110, **savefig_kwargs: Any) -> Path:

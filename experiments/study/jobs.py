@@ -39,8 +39,3 @@ def run_job_with_series(spec: dict[str, Any]) -> tuple[dict[str, float], pd.Data
 def run_job(spec: dict[str, Any]) -> dict[str, float]:
     """Run a job; return its flat scalar outcomes (docs/metrics.md)."""
     return run_job_with_series(spec)[0]
-
-
-def run_timeseries(spec: dict[str, Any]) -> pd.DataFrame:
-    """Run a job; return its monthly time series (one row per month)."""
-    return run_job_with_series(spec)[1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import importlib.metadata
 import json
 import platform
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 
 from experiments.config import ConfigError
@@ -143,24 +144,72 @@ def git_commit() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
-def manifest(cfg: dict[str, Any], seed: int | list[int] | None, command: str) -> dict[str, Any]:
-    """Resolved config, seed(s), package versions, Python, platform and git commit."""
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second (manifest time stamps)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def config_hash(cfg: Mapping[str, Any]) -> str:
+    """SHA-256 of the resolved config as canonical JSON (sorted keys): equal configs, equal hash."""
+    text = json.dumps(_clean(dict(cfg)), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def manifest(
+    cfg: dict[str, Any],
+    seed: int | None,
+    command: str,
+    *,
+    seeds: Sequence[int] = (),
+    started_utc: str | None = None,
+    counts: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The one manifest record every command writes (manifest.json; see `write_manifest`).
+
+    Args:
+        cfg: the resolved (composed) config.
+        seed: the study seed (one run's seed for `handover run`).
+        command: the command's name.
+        seeds: the per-replication run seeds (`replication_seeds`), if several runs.
+        started_utc: when the command started (`utc_now()`); finished is now.
+        counts: numbers of runs, jobs, failures, points... as the command counts them.
+        **extra: command-specific keys (plan, problem, space, ...).
+
+    Returns:
+        dict with command, config, config_hash, seed, seeds, started_utc, finished_utc,
+        counts, git_commit, python, platform, packages, then `extra`.
+    """
     versions = {}
     for pkg in MANIFEST_PACKAGES:
         try:
             versions[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             versions[pkg] = None
+    now = utc_now()
     return {
         "command": command,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg,
+        "config_hash": config_hash(cfg),
         "seed": seed,
+        "seeds": [int(s) for s in seeds],
+        "started_utc": started_utc or now,
+        "finished_utc": now,
+        "counts": dict(counts or {}),
         "git_commit": git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": versions,
-        "config": cfg,
+        **extra,
     }
+
+
+def write_manifest(out: Path, record: Mapping[str, Any]) -> Path:
+    """Write `record` (from `manifest`) atomically as out/manifest.json (NaN as null)."""
+    from experiments.study.atomic import atomic_write_text
+
+    text = json.dumps(_clean(dict(record)), indent=2, sort_keys=True, default=str) + "\n"
+    return atomic_write_text(Path(out) / "manifest.json", text)
 
 
 def write_json(path: Path, data: Any) -> None:
