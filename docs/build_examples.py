@@ -176,7 +176,14 @@ def settings_table(config: Path) -> str:
     rows: list[list[str]] = []
     stack: list[tuple[int, str]] = []
     in_defaults = False
+    open_list = False  # inside a flow list `[a, b,` continued on the next lines
     for line in config.read_text().splitlines():
+        if open_list:
+            item, _, comment = (part.strip() for part in line.partition("#"))
+            rows[-1][1] = rows[-1][1][:-1] + " " + item + "`"
+            rows[-1][2] = rows[-1][2] or comment
+            open_list = not item.endswith("]")
+            continue
         m = re.match(r"^(\s*)([A-Za-z_][\w]*):\s*(.*?)\s*(?:#\s?(.*))?$", line)
         if not m:
             cont = re.match(r"^\s+#\s?(.*)$", line)
@@ -194,6 +201,7 @@ def settings_table(config: Path) -> str:
         if value == "":
             stack.append((indent, key))
         rows.append([f"`{path}`", f"`{value}`" if value else "", (comment or "").strip()])
+        open_list = value.startswith("[") and not value.endswith("]")
     def cell(text: str) -> str:  # Markdown table cell: no bare pipes or HTML-like tags
         return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;") \
             if not text.startswith("`") else text.replace("|", "\\|")
