@@ -365,7 +365,7 @@ def write_summary(
             "factors": [f.as_dict() for f in space.factors],
             "shocks": list(space.shocks),
         },
-        "gap_delta": float(cfg.get("model", {}).get("gap_delta", 0.2)),
+        "gap_delta": float(cfg["model"]["gap_delta"]),  # configs/config.yaml: one default
         "handover_start": cfg.get("model", {}).get("handover_start"),
         "study": dict(study or {}),
         "config": dict(cfg),
