@@ -1,4 +1,9 @@
-"""Exact answers on hand-built arrays for every outcome of docs/metrics.md (sim/metrics.py)."""
+"""Exact answers on hand-built arrays for every outcome of docs/metrics.md (sim/metrics.py).
+
+The monthly state columns the model records itself (active, waiting, caseload_<kind>,
+budget_<provider>, block_<name>, readiness, trust_gov, allocations, referral_success) are
+not computed here: tests/test_mechanisms.py and tests/invariants.py check them.
+"""
 
 from __future__ import annotations
 
@@ -143,3 +148,105 @@ def test_spend_outcomes_exact():
 def test_windows():
     base, w = windows(ModelSettings(horizon_months=60, handover_start=24, warmup_months=6, timely_months=3), 60)
     assert (base.start, base.stop) == (6, 24) and (w.start, w.stop) == (24, 58)
+
+
+def _fake_run(horizon: int = 16, spinup: int = 2, scale: int = 2):
+    """A finished run built by hand: 5 returnees (one arrived during the spin-up), one
+    external implementer serving AVRR returnees, 16 reported months of records.
+
+    Reported arrival months 2, 3, 3, 5 (and -1: spin-up). Needs and first service:
+    r1 (AVRR, vulnerable, north): economic served at once, social never;
+    r2 (spontaneous, standard, south): health served at once;
+    r3 (forced, standard, south): economic never; r4 (spontaneous, vulnerable, north):
+    economic served at once. `timely_months` is 1, so a cohort is complete at once.
+    """
+    from types import SimpleNamespace
+
+    from sim.domain import AREAS, MODALITIES, PROFILES, Episode
+
+    n, a = 5, len(AREAS)
+    arrival = np.array([-1, 2, 3, 3, 5]) + spinup  # the model's clock includes the spin-up
+    ep = np.full((n, a), Episode.NONE)
+    served = np.full((n, a), -1)  # model clock; never served: below arrival
+    area = {x: AREAS.index(x) for x in AREAS}
+    for r, name, first in [(0, "economic", -1), (1, "economic", 2), (1, "social", None),
+                           (2, "health", 3), (3, "economic", None), (4, "economic", 5)]:
+        ep[r, area[name]] = Episode.LATENT
+        if first is not None:
+            served[r, area[name]] = first + spinup
+    mod = MODALITIES.index
+    columns = {
+        "arrival": arrival, "ep": ep, "ep_first_served": served,
+        "modality": np.array([mod("avrr_europe"), mod("avrr_europe"), mod("spontaneous"),
+                              mod("forced"), mod("spontaneous")]),
+        "profile": np.array([PROFILES.index(p) for p in
+                             ("standard", "vulnerable", "standard", "standard", "vulnerable")]),
+        "region": np.array([0, 0, 1, 1, 0]),
+        "status": np.array([Status.CLOSED, Status.ACTIVE, Status.REMIGRATED, Status.ACTIVE,
+                            Status.ACTIVE]),
+        "exit_month": np.array([0, -1, 3 + 5, -1, -1]) + spinup,
+        "score_12m": np.array([np.nan, 0.8, 0.3, np.nan, 0.9]),
+        "ever_external": np.array([True, True, False, True, False]),
+    }
+    months = np.arange(horizon)
+    records = pd.DataFrame({
+        "month": months,
+        "dropped": np.where(months == 1, 1, 0) + np.where(months == 3, 2, 0) + np.where(months == 5, 3, 0),
+        "unmet_need": np.ones(horizon),
+        "donor_spend": np.full(horizon, 10.0),
+        "national_spend": np.where(months >= 3, 5.0, 0.0),
+        "caseload_external_implementer": np.full(horizon, 2.0),
+        "caseload_national_agency": np.full(horizon, 1.0),
+    }).to_dict("records")
+    settings = ModelSettings(horizon_months=horizon, handover_start=2, warmup_months=0,
+                             timely_months=1)
+    external = SimpleNamespace(external=True, spec=SimpleNamespace(modalities=["avrr_europe"]))
+    national = SimpleNamespace(external=False, spec=SimpleNamespace(modalities=list(MODALITIES)))
+    params = SimpleNamespace(model=settings, country=SimpleNamespace(
+        regions=[SimpleNamespace(name="north"), SimpleNamespace(name="south")],
+        returnees=SimpleNamespace(sustainable_score=0.5)))
+    return SimpleNamespace(params=params, population=SimpleNamespace(view=columns.__getitem__),
+                           scale=scale, month=horizon, spinup=spinup, records=records,
+                           providers=[external, national])
+
+
+def test_outcomes_and_series_of_a_hand_built_run_exact():
+    """Every scalar outcome `outcomes_and_series` adds to the array functions above, and
+    the series columns it derives, on `_fake_run` (answers worked out by hand)."""
+    from sim.metrics import outcomes_and_series
+
+    out, ts = outcomes_and_series(_fake_run())
+    # window = cohorts 2..15; episodes: m2 r1 econ (covered) + social (not); m3 r2 health
+    # (covered), r3 econ (not); m5 r4 econ (covered): 3 of 5; the spin-up arrival is not counted
+    assert out["coverage"] == pytest.approx(3 / 5)
+    assert out["coverage_programme"] == pytest.approx(1 / 2)  # AVRR: r1 only
+    assert out["coverage_nonprogramme"] == pytest.approx(2 / 3)
+    assert out["coverage_vulnerable"] == pytest.approx(2 / 3)  # r1 (1 of 2), r4 (1 of 1)
+    assert out["coverage_standard"] == pytest.approx(1 / 2)
+    assert out["coverage_avrr_europe"] == pytest.approx(1 / 2)
+    assert out["coverage_spontaneous"] == 1.0 and out["coverage_forced"] == 0.0
+    assert math.isnan(out["coverage_humanitarian_transit"])
+    assert out["coverage_region_north"] == pytest.approx(2 / 3)
+    assert out["coverage_region_south"] == pytest.approx(1 / 2)
+    assert out["coverage_area_economic"] == pytest.approx(2 / 3)
+    assert out["coverage_area_social"] == 0.0 and out["coverage_area_health"] == 1.0
+    assert math.isnan(out["coverage_area_training"])
+    # records: dropped 1 (month 1), 2 (month 3), 3 (month 5); handover at month 2
+    assert out["dropped_cases"] == 6 and out["dropped_cases_window"] == 5
+    assert out["unmet_need_months"] == 16
+    # spend: donors 16 x 10, treasury 13 x 5 = 225 USD; 3 covered episodes x scale 2
+    assert out["donor_spend"] == 160 and out["national_spend"] == 65
+    assert out["cost_per_covered_episode"] == pytest.approx(225 / 6)
+    # 12-month cohort: arrivals 0..3 (r1, r2, r3); sustainable (score >= 0.5): r1 -> 1 x 2 persons
+    assert out["sustainable_share_12m"] == pytest.approx(1 / 3)
+    assert out["cost_per_sustainable_returnee"] == pytest.approx(225 / 2)
+    assert out["remigration_12m"] == pytest.approx(1 / 3)  # r2 left 5 months after arriving
+    assert out["arrivals"] == 4 * 2  # reported arrivals, persons
+    assert out["programme_assisted_share"] == pytest.approx(2 / 4)  # r1, r3 ever external
+    assert out["programme_modality_share"] == pytest.approx(1 / 4)  # r1 is AVRR
+    # series: episodes opened in persons, coverage per cohort, rolling over 3 complete cohorts
+    np.testing.assert_array_equal(ts["episodes_opened"].to_numpy()[:6], [0, 0, 4, 4, 0, 2])
+    np.testing.assert_array_equal(ts["coverage"].to_numpy()[:6], [NAN, NAN, 0.5, 0.5, NAN, 1.0])
+    np.testing.assert_allclose(ts["coverage_rolling"].to_numpy()[:9],
+                               [NAN, NAN, 1 / 2, 2 / 4, 2 / 4, 2 / 3, 1, 1, NAN])
+    assert ts["year"].tolist() == [1] * 12 + [2] * 4
