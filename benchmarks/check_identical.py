@@ -4,7 +4,9 @@ For every optimisation of the core (run by hand, not a test): the base commit is
 to a temporary folder (`git archive`), and the same runs (several seeds x scenarios x
 settings) are made with the base code and with the code of this checkout, each in its own
 subprocess. Scalar outcomes and the monthly time series must be bit-for-bit equal (NaN
-equal to NaN); the script stores nothing and exits 1 on the first difference.
+equal to NaN), and so must the bytes of every column of the final population (SHA-256 per
+column: states, scores, trust, dates of every returnee); the script stores nothing and
+exits 1 if any run differs.
 
     .venv/bin/python benchmarks/check_identical.py                 # base = main, every scenario
     .venv/bin/python benchmarks/check_identical.py --base HEAD~1 --seeds 1 2 3
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Run in a subprocess with the code under test first on sys.path; pickles the results.
 _RUNNER = r"""
-import pickle, sys
+import hashlib, pickle, sys
 sys.path.insert(0, sys.argv[1])
 from experiments.config import compose, run_config
 from experiments.study.jobs import simulate
@@ -36,7 +38,10 @@ jobs = pickle.loads(open(sys.argv[2], "rb").read())
 out = []
 for overrides, seed in jobs:
     res = simulate(run_config(compose("config", overrides)), seed)
-    out.append((dict(res.outcomes), res.timeseries))
+    pop = res.model.population
+    columns = [k for k, v in vars(pop).items() if hasattr(v, "dtype")]
+    hashes = {k: hashlib.sha256(pop.view(k).tobytes()).hexdigest() for k in sorted(columns)}
+    out.append((dict(res.outcomes), res.timeseries, hashes))
 open(sys.argv[3], "wb").write(pickle.dumps(out))
 """
 
@@ -94,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         base = _run(base_dir, jobs, tmp, "base")
         new = _run(args.new.resolve(), jobs, tmp, "new")
     bad = 0
-    for (overrides, seed), (bo, bt), (no, nt) in zip(jobs, base, new):
+    for (overrides, seed), (bo, bt, *bh), (no, nt, *nh) in zip(jobs, base, new):
         diffs = _same_outcomes(bo, no)
+        if bh and nh:  # a base from before the arrays were hashed has none
+            diffs += [f"population column {k} differs" for k in sorted(set(bh[0]) | set(nh[0]))
+                      if bh[0].get(k) != nh[0].get(k)]
         try:
             pd.testing.assert_frame_equal(bt, nt, check_exact=True)
         except AssertionError as err:

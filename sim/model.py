@@ -20,6 +20,9 @@ Step order (every month t; the code below follows it, one method per phase):
                                  files close after the monitoring period
  9. system-state update          building blocks, providers' learning, trust
 10. record metrics               one row of monthly aggregates
+
+The per-episode work of steps 5 and 7-9 (and the selection of step 6) runs in compiled
+loops over the active rows (`sim.kernels`); random draws and the rest stay here.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from sim import kernels
 from sim.agents import Donor, Provider, ReturneeView, Treasury
 from sim.domain import (AREA_DIMENSION, AREAS, DIMENSIONS, MODALITIES, PROFILES, PROVIDER_KINDS, SEGMENTS,
                         Episode, Status)
@@ -42,7 +46,6 @@ from sim.system import NationalSystem
 SEG = {s: i for i, s in enumerate(SEGMENTS)}
 AREA_SEG = np.array([SEG[a] for a in AREAS])
 AREA_DIM = np.array([DIMENSIONS.index(AREA_DIMENSION[a]) for a in AREAS])
-OPEN_STATES = (Episode.LATENT, Episode.WAITING, Episode.INTERRUPTED)
 
 
 def _rows(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -60,31 +63,6 @@ def _cells(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = np.flatnonzero(mask)
     rows = flat // N_AREAS
     return rows, flat - rows * N_AREAS
-
-
-def _open(ep: np.ndarray) -> np.ndarray:
-    """Episodes with an unmet need (latent, waiting or interrupted).
-
-    Comparisons of int8 arrays are vectorised; a lookup table indexed by the codes
-    (`table[ep]`) is two orders of magnitude slower.
-    """
-    return (ep == Episode.LATENT) | (ep == Episode.WAITING) | (ep == Episode.INTERRUPTED)
-
-
-def _row_any(mask: np.ndarray) -> np.ndarray:
-    """mask.any(axis=1) for a (rows, areas) mask, column by column (faster for few columns)."""
-    out = mask[:, 0].copy()
-    for a in range(1, mask.shape[1]):
-        out |= mask[:, a]
-    return out
-
-
-def _row_count(mask: np.ndarray) -> np.ndarray:
-    """mask.sum(axis=1) for a (rows, areas) mask, column by column."""
-    out = mask[:, 0].astype(np.int16)
-    for a in range(1, mask.shape[1]):
-        out += mask[:, a]
-    return out
 
 
 def _latest_record(model: "HandoverModel", key: str) -> float:
@@ -170,6 +148,7 @@ class HandoverModel(mesa.Model):
         self.datacollector = mesa.DataCollector()
         self.dropped_total = 0
         self._dropped_month = 0
+        self._month_counts = (0, 0)  # waiting and open episodes (step 9, for step 10)
         self._arrived_month = 0
         self._ta_usd = 0.0
 
@@ -375,27 +354,14 @@ class HandoverModel(mesa.Model):
         """Latent needs (and interrupted cases not transferred) turn into requests for help."""
         pop = self.population
         beh = self.params.country.returnees
-        act = self._act
-        ep = _rows(pop.ep, act)
-        r, areas = _cells((ep == Episode.LATENT) | (ep == Episode.INTERRUPTED))
-        rows = np.take(act, r)
-        state = _at(ep, r, areas)
-        keep = ~((state == Episode.INTERRUPTED) & _at(pop.ep_transfer, rows, areas))
-        if not keep.all():
-            r, areas, rows, state = r[keep], areas[keep], rows[keep], state[keep]
-        national = self._channel_national(rows, areas)
-        trust = np.where(national, np.take(pop.trust_gov, rows), np.take(pop.trust_ext, rows))
-        reg = np.where(np.take(pop.registered, rows), 1.0, beh.unregistered_factor)
-        seeks = self.streams.behaviour.random(len(rows)) < beh.help_seeking * reg * trust
-        # Requests waiting longer than the returnee's patience are given up (back to latent).
-        gr, ga = _cells(ep == Episode.WAITING)
-        late = t - _at(pop.ep_wait_since, act[gr], ga) >= beh.patience_months
-        gr, ga = gr[late], ga[late]
-        pop.ep[act[gr], ga] = Episode.LATENT
-        pop.ep_wait_since[act[gr], ga] = -1
-        latent = seeks & (state == Episode.LATENT)
-        pop.ep[rows[latent], areas[latent]] = Episode.WAITING
-        pop.ep_wait_since[rows[latent], areas[latent]] = t
+        # Requests waiting longer than the returnee's patience are given up (back to latent)
+        # in the same pass; then this month's latent seekers start waiting.
+        rows, areas, latent, prob = kernels.seek(
+            self._act, pop.ep, pop.ep_transfer, pop.ep_wait_since, pop.ep_u, pop.modality, pop.profile,
+            pop.registered, pop.trust_gov, pop.trust_ext, self._national_threshold(), len(PROFILES),
+            float(beh.help_seeking), float(beh.unregistered_factor), t, beh.patience_months)
+        seeks = self.streams.behaviour.random(len(rows)) < prob
+        kernels.request(pop.ep, pop.ep_wait_since, t, rows, areas, seeks & latent)
         # Interrupted cases re-sought this month are matched this month only.
         self._reseeking = (rows[seeks & ~latent], areas[seeks & ~latent])
 
@@ -403,13 +369,8 @@ class HandoverModel(mesa.Model):
     def match_episodes(self, t: int) -> None:
         """Match requests to providers with free capacity, oldest requests first."""
         pop = self.population
-        act = self._act
-        ep = _rows(pop.ep, act)
-        r, areas = _cells((ep == Episode.WAITING) | (ep == Episode.INTERRUPTED))
-        keep = (ep[r, areas] == Episode.WAITING) | _at(pop.ep_transfer, act[r], areas)
-        if not keep.all():
-            r, areas = r[keep], areas[keep]
-        rows = np.concatenate([act[r], self._reseeking[0]])
+        rows, areas = kernels.match_candidates(self._act, pop.ep, pop.ep_transfer)
+        rows = np.concatenate([rows, self._reseeking[0]])
         areas = np.concatenate([areas, self._reseeking[1]])
         if len(rows) == 0:
             return
@@ -512,39 +473,17 @@ class HandoverModel(mesa.Model):
         """Served episodes raise scores; context and unmet needs move them; completions close."""
         pop = self.population
         beh = self.params.country.returnees
-        act = self._act
-        ep = _rows(pop.ep, act)
-        score = _rows(pop.score, act)
-        rows, areas = _cells(ep == Episode.IN_SERVICE)
-        if len(rows):
-            prov = _at(pop.ep_provider, act[rows], areas)
-            quality = np.array([p.quality for p in self.providers])[prov, areas]
-            gain = beh.service_gain * quality * np.where(_at(pop.ep_referral, act[rows], areas), beh.referral_factor, 1.0)
-            per_area = np.zeros(ep.shape, dtype=np.float32)
-            per_area[rows, areas] = gain
-            for a in range(N_AREAS):  # in area order, as a sequential scatter-add would
-                score[:, AREA_DIM[a]] += per_area[:, a]
-        unmet = _open(ep)
-        unmet_dim = np.zeros((len(act), len(DIMENSIONS)), dtype=bool)
-        for a in range(N_AREAS):
-            unmet_dim[:, AREA_DIM[a]] |= unmet[:, a]
-        # score -= decay * unmet_dim, computed in float64 as that product would be, but
-        # only where a need is unmet (elsewhere the product is 0 and the score unchanged).
-        np.subtract(score, np.float64(beh.unmet_decay), out=score, where=unmet_dim)
-        econ_target = np.take(self.labour * self.labour_factor, _rows(pop.region, act))
-        score[:, 0] += beh.context_pull * (econ_target - score[:, 0])
-        pop.score[act] = np.clip(score, 0.0, 1.0, out=score)
-        # Completion.
-        if len(rows):
-            r, a = act[rows], areas
-            pop.ep_months[r, a] += 1
-            done = _at(pop.ep_months, r, a) >= _at(pop.ep_duration, r, a)
-            rd, ad = r[done], a[done]
-            self._release(_at(pop.ep_provider, rd, ad))
-            pop.ep[rd, ad] = Episode.DONE
-            pop.ep_provider[rd, ad] = -1
-            if len(rd):
-                self._start_follow_up(t, np.unique(rd))
+        done = kernels.deliver(
+            self._act, pop.ep, pop.ep_provider, pop.ep_referral, pop.ep_months, pop.ep_duration,
+            pop.score, pop.region, self._quality(), AREA_DIM, self.labour * self.labour_factor,
+            float(beh.service_gain), float(beh.referral_factor), float(beh.unmet_decay),
+            float(beh.context_pull), self._load)
+        if len(done):
+            self._start_follow_up(t, done)
+
+    def _quality(self) -> np.ndarray:
+        """(provider, area) effective service quality this month."""
+        return np.array([p.quality for p in self.providers], dtype=np.float64).reshape(-1, N_AREAS)
 
     def _start_follow_up(self, t: int, rows: np.ndarray) -> None:
         pop = self.population
@@ -560,42 +499,26 @@ class HandoverModel(mesa.Model):
         m = self.params.model
         beh = self.params.country.returnees
         act = self._act
-        ep = _rows(pop.ep, act)
-        # Drops: interrupted and not picked up within the tolerance.
-        r, a = _cells(ep == Episode.INTERRUPTED)
-        late = t - _at(pop.ep_interrupted, act[r], a) + 1 >= max(m.gap_tolerance_months, 1)
-        r, a = r[late], a[late]
-        if len(r):
-            rows = act[r]
-            pop.ep[rows, a] = Episode.LATENT
-            pop.ep_interrupted[rows, a] = -1
-            pop.ep_transfer[rows, a] = False
-            pop.ep_wait_since[rows, a] = -1
-            ep[r, a] = Episode.LATENT
-        self._dropped_month = len(r)
-        self.dropped_total += len(r)
-        # Re-migration.
-        unmet = _open(ep)
-        n_unmet = _row_count(unmet)
-        score = _rows(pop.score, act)
-        composite = (score[:, 0] + score[:, 1] + score[:, 2]) / np.float32(3)
-        follow_until = _rows(pop.follow_until, act)
-        following = follow_until >= t
+        # Drops (interrupted and not picked up within the tolerance), then the hazard's terms.
         external_quality = self.params.country.system.follow_up_quality_external
-        fu_quality = np.where(_rows(pop.follow_national, act), self._national_productivity(),
-                              external_quality if self._eligible_now().any() else 0.0)
-        below = np.maximum(0.0, beh.sustainable_score - composite)
-        hazard = beh.remigration_base * np.exp(beh.remigration_unmet * n_unmet + beh.remigration_score * below)
-        hazard *= 1 - beh.follow_up_effect * following * fu_quality
+        exponent, follow, idle, dropped = kernels.drop_and_hazard_terms(
+            act, pop.ep, pop.ep_interrupted, pop.ep_transfer, pop.ep_wait_since, pop.score,
+            pop.follow_until, pop.follow_national, t, max(m.gap_tolerance_months, 1),
+            float(beh.sustainable_score), float(beh.remigration_unmet), float(beh.remigration_score),
+            float(beh.follow_up_effect), self._national_productivity(),
+            float(external_quality) if self._eligible_now().any() else 0.0)
+        self._dropped_month = dropped
+        self.dropped_total += dropped
+        # Re-migration.
+        hazard = beh.remigration_base * np.exp(exponent)
+        hazard *= follow
         leaves = self.streams.outcomes.random(len(act)) < 1 - np.exp(-hazard)
         self._end_files(act[leaves], t, Status.REMIGRATED)
-        # Closure: monitoring over, or nothing open and follow-up finished (row flags are
-        # computed for all rows, then kept for those who stay: cheaper than compressing ep).
+        # Closure: monitoring over, or nothing open and follow-up finished.
         stay = ~leaves
         still = act[stay]
-        nothing_open = ~_row_any(unmet | (ep == Episode.IN_SERVICE))[stay]
         aged = t - _rows(pop.arrival, still) + 1 >= m.monitoring_months
-        finished = nothing_open & (follow_until[stay] < t) & _row_any(ep == Episode.DONE)[stay]
+        finished = idle[stay] & (_rows(pop.follow_until, still) < t)
         ends = aged | finished
         self._end_files(still[ends], t, Status.CLOSED)
         self._act = still[~ends]
@@ -658,23 +581,15 @@ class HandoverModel(mesa.Model):
                            nat_spend / all_spend if all_spend else 0.0, self._ta_usd)
         self.readiness = self.system.readiness(self._national_productivity(), self._absorption())
         # Trust in government: up when served by national actors, down while left waiting on them.
-        pop = self.population
         beh = self.params.country.returnees
-        act = self._act
-        prov = _rows(pop.ep_provider, act)
-        by_national = np.zeros(prov.shape, dtype=bool)
-        for p in self.providers:
-            if not p.external:
-                by_national |= prov == p.index
-        served_nat = _row_any(by_national)
-        r, a = _cells(_rows(pop.ep, act) == Episode.WAITING)
-        waiting_nat = np.zeros(len(act), dtype=bool)
-        waiting_nat[r[self._channel_national(act[r], a)]] = True
-        trust = _rows(pop.trust_gov, act)
-        delta = beh.trust_learning * (served_nat.astype(np.float32) - (waiting_nat & ~served_nat))
-        norm = min(1.0, beh.trust_gov * self.system.trust_factor)
-        delta += beh.trust_reversion * (norm - trust)  # opinions drift back to the norm
-        pop.trust_gov[act] = np.clip(trust + delta, 0.0, 1.0)
+        pop = self.population
+        is_national = np.array([not p.external for p in self.providers])
+        norm = min(1.0, beh.trust_gov * self.system.trust_factor)  # opinions drift back to the norm
+        # The same pass counts the month's waiting and open episodes (for `record`).
+        self._month_counts = kernels.update_trust(
+            self._act, pop.ep, pop.ep_provider, pop.ep_u, pop.modality, pop.profile, pop.trust_gov,
+            is_national, self._national_threshold(), len(PROFILES), float(beh.trust_learning),
+            float(beh.trust_reversion), float(norm))
 
     # 10 --------------------------------------------------------------------------
     def record(self, t: int) -> None:
@@ -682,7 +597,6 @@ class HandoverModel(mesa.Model):
         pop = self.population
         k = self.scale
         act = self._act
-        ep = _rows(pop.ep, act)
         # Score at 12 months of the cohort that arrived a year ago (rows are in arrival order).
         arrival = pop.view("arrival")
         lo, hi = np.searchsorted(arrival, [t - 12, t - 11])
@@ -691,14 +605,15 @@ class HandoverModel(mesa.Model):
         pop.score_12m[cohort] = np.where(kept, pop.score[cohort].mean(axis=1), pop.score_12m[cohort])
         if self.month < 0:
             return  # spin-up months are not reported
+        waiting, unmet = self._month_counts  # counted by update_system (step 9)
         row: dict[str, float] = {
             "month": self.month,
             "arrivals": self._arrived_month * k,
             "active": len(act) * k,
             "closed": self._n_closed * k,
             "remigrated": self._n_remigrated * k,
-            "waiting": np.count_nonzero(ep == Episode.WAITING) * k,
-            "unmet_need": np.count_nonzero(_open(ep)) * k,
+            "waiting": waiting * k,
+            "unmet_need": unmet * k,
             "dropped": self._dropped_month * k,
             "donor_spend": sum(p.spend for p in self.providers if p.spec.funder in self.donors) + self._ta_usd,
             "national_spend": sum(p.spend for p in self.providers if p.spec.funder == self.treasury.spec.name),

@@ -1,0 +1,262 @@
+"""Compiled kernels of the monthly phases: one pass over the active returnees' episodes.
+
+The phases of `sim.model` used to test the whole (active x areas) episode array several
+times per phase, gather the rows they needed (`np.take`) and scatter the results back; at
+fine scales that array traffic was most of a run. Each kernel here does the row-by-row part
+of one phase in a single loop over the active rows, reading and writing the population
+arrays in place. Random draws and transcendental functions stay in numpy, in the model, so
+that every run draws the same numbers in the same order and gets bit-for-bit the results of
+the vectorised code these kernels replace (`benchmarks/check_identical.py`).
+
+Arithmetic follows numpy's types exactly: float32 columns are combined in float32 where
+numpy did (a Python float times a float32 array is float32), in float64 where numpy
+promoted. The kernels are plain Python loops compiled with numba (`njit`, cached on
+disk); with `NUMBA_DISABLE_JIT=1` they run as ordinary, slow, Python, which is how the
+tests check the compiled code against its source (`tests/test_kernels.py`).
+
+Episode codes are those of `sim.domain.Episode`; rows are visited in the order of `act`
+(ascending) and areas in order, the order of the flat `nonzero` the vectorised code used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.domain import Episode
+
+NONE, LATENT, WAITING, IN_SERVICE, DONE, INTERRUPTED = (
+    int(Episode.NONE), int(Episode.LATENT), int(Episode.WAITING), int(Episode.IN_SERVICE),
+    int(Episode.DONE), int(Episode.INTERRUPTED))
+
+# Tables indexed by the episode code: looking a state up is cheaper than branching on it
+# (the states of neighbouring cells are unpredictable).
+_CODES = np.arange(max(Episode) + 1)
+#: An unmet need: latent, waiting or interrupted.
+OPEN = np.isin(_CODES, [LATENT, WAITING, INTERRUPTED])
+#: Open or in service.
+BUSY = OPEN | (_CODES == IN_SERVICE)
+
+
+@njit(cache=True)
+def national_channel(u: float, modality: int, profile: int, area: int, n_profiles: int,
+                     n_areas: int, threshold: np.ndarray) -> bool:
+    """The episode goes to the national channel (see `HandoverModel._national_threshold`)."""
+    return u < threshold[(modality * n_profiles + profile) * n_areas + area]
+
+
+@njit(cache=True)
+def seek(act, ep, ep_transfer, ep_wait_since, ep_u, modality, profile, registered, trust_gov,
+         trust_ext, threshold, n_profiles, help_seeking, unregistered_factor, t, patience):
+    """Step 5 before the draws: who may seek help, and waiting requests given up.
+
+    Selects, in flat (row, area) order, latent episodes and interrupted ones not
+    transferred under an exit plan, each with its probability of seeking help this month:
+    help_seeking x (1 or unregistered_factor) x trust in the episode's channel (government
+    or external), in float64 as numpy computed it. In the same pass, waiting requests older
+    than `patience` months go back to latent (they are not selected this month).
+
+    Returns:
+        rows, areas (int64), latent (bool: latent rather than interrupted), probability.
+    """
+    n_areas = ep.shape[1]
+    rows = np.empty(len(act) * n_areas, np.int64)
+    areas = np.empty(len(act) * n_areas, np.int64)
+    k = 0
+    for row in act:
+        for a in range(n_areas):
+            s = ep[row, a]
+            if s == WAITING and t - ep_wait_since[row, a] >= patience:
+                ep[row, a] = LATENT
+                ep_wait_since[row, a] = -1
+            rows[k] = row
+            areas[k] = a
+            k += (s == LATENT) | ((s == INTERRUPTED) & ~ep_transfer[row, a])  # branch-free filter
+    rows, areas = rows[:k], areas[:k]
+    latent = np.empty(k, np.bool_)
+    prob = np.empty(k, np.float64)
+    for i in range(k):
+        row, a = rows[i], areas[i]
+        national = national_channel(ep_u[row, a], modality[row], profile[row], a, n_profiles,
+                                    n_areas, threshold)
+        trust = trust_gov[row] if national else trust_ext[row]
+        reg = 1.0 if registered[row] else unregistered_factor
+        latent[i] = ep[row, a] == LATENT
+        prob[i] = help_seeking * reg * np.float64(trust)
+    return rows, areas, latent, prob
+
+
+@njit(cache=True)
+def request(ep, ep_wait_since, t, rows, areas, requests):
+    """The episodes flagged in `requests` start waiting at month t."""
+    for i in range(len(rows)):
+        if requests[i]:
+            ep[rows[i], areas[i]] = WAITING
+            ep_wait_since[rows[i], areas[i]] = t
+
+
+@njit(cache=True)
+def match_candidates(act, ep, ep_transfer):
+    """Waiting episodes and interrupted ones transferred under an exit plan, flat order.
+
+    Returns:
+        rows, areas (int64).
+    """
+    n_areas = ep.shape[1]
+    rows = np.empty(len(act) * n_areas, np.int64)
+    areas = np.empty(len(act) * n_areas, np.int64)
+    k = 0
+    for row in act:
+        for a in range(n_areas):
+            s = ep[row, a]
+            rows[k] = row
+            areas[k] = a
+            k += (s == WAITING) | ((s == INTERRUPTED) & ep_transfer[row, a])
+    return rows[:k], areas[:k]
+
+
+@njit(cache=True)
+def deliver(act, ep, ep_provider, ep_referral, ep_months, ep_duration, score, region, quality,
+            area_dim, econ_target, service_gain, referral_factor, unmet_decay, context_pull, load):
+    """Service, scores and completions of one month (step 7), in place.
+
+    Per active row: each episode in service adds float32(service_gain x quality x (referral
+    factor or 1)) to its area's score dimension (areas in order); each dimension with an
+    unmet (latent, waiting or interrupted) need loses `unmet_decay` (in float64, rounded to
+    float32); the economic score moves toward the region's labour market by `context_pull`;
+    scores are clipped to [0, 1]. Then episodes in service count one more month, and those
+    that reach their duration are done: their provider's `load` drops by one.
+
+    Returns:
+        The rows with at least one episode done this month (ascending).
+    """
+    n_areas = ep.shape[1]
+    n_dims = score.shape[1]
+    done_rows = np.empty(len(act), np.int64)
+    n_done = 0
+    unmet = np.zeros(n_dims, np.bool_)
+    for row in act:
+        unmet[:] = False
+        served = False
+        for a in range(n_areas):
+            s = ep[row, a]
+            unmet[area_dim[a]] |= OPEN[s]
+            if s == IN_SERVICE:
+                served = True
+                d = area_dim[a]
+                factor = referral_factor if ep_referral[row, a] else 1.0
+                gain = np.float32(service_gain * quality[ep_provider[row, a], a] * factor)
+                score[row, d] = score[row, d] + gain
+        for d in range(n_dims):
+            if unmet[d]:
+                score[row, d] = np.float32(np.float64(score[row, d]) - unmet_decay)
+        s0 = np.float64(score[row, 0])
+        score[row, 0] = np.float32(s0 + context_pull * (econ_target[region[row]] - s0))
+        for d in range(n_dims):
+            score[row, d] = min(max(score[row, d], np.float32(0.0)), np.float32(1.0))
+        if not served:
+            continue
+        any_done = False
+        for a in range(n_areas):
+            if ep[row, a] != IN_SERVICE:
+                continue
+            ep_months[row, a] += 1
+            if ep_months[row, a] >= ep_duration[row, a]:
+                load[ep_provider[row, a]] -= 1
+                ep[row, a] = DONE
+                ep_provider[row, a] = -1
+                any_done = True
+        if any_done:
+            done_rows[n_done] = row
+            n_done += 1
+    return done_rows[:n_done]
+
+
+@njit(cache=True)
+def drop_and_hazard_terms(act, ep, ep_interrupted, ep_transfer, ep_wait_since, score, follow_until,
+                          follow_national, t, tolerance, sustainable_score, remigration_unmet,
+                          remigration_score, follow_up_effect, national_quality, external_quality):
+    """Step 8 before the draws: drops, the terms of the re-migration hazard, closure flags.
+
+    Interrupted episodes not picked up within `tolerance` months are dropped (back to
+    latent). Then, per active row, hazard = remigration_base x exp(exponent) x
+    follow_factor, with exponent = remigration_unmet x (open needs) +
+    float32(remigration_score x max(0, sustainable_score - composite score)) and
+    follow_factor = 1 - follow_up_effect x following x quality of follow-up (national or
+    external). Types as numpy's: the composite and the score term in float32, the rest in
+    float64.
+
+    Returns:
+        exponent, follow_factor (float64) and idle (nothing open or in service and some
+        episode done) per active row; the number of episodes dropped.
+    """
+    n = len(act)
+    n_areas = ep.shape[1]
+    exponent = np.empty(n, np.float64)
+    follow = np.empty(n, np.float64)
+    idle = np.empty(n, np.bool_)
+    sustain32 = np.float32(sustainable_score)
+    coef32 = np.float32(remigration_score)
+    three = np.float32(3)
+    dropped = 0
+    for i in range(n):
+        row = act[i]
+        n_open = 0
+        busy = False
+        done = False
+        for a in range(n_areas):
+            s = ep[row, a]
+            if s == INTERRUPTED and t - ep_interrupted[row, a] + 1 >= tolerance:
+                s = LATENT
+                ep[row, a] = s
+                ep_interrupted[row, a] = -1
+                ep_transfer[row, a] = False
+                ep_wait_since[row, a] = -1
+                dropped += 1
+            n_open += OPEN[s]
+            busy |= BUSY[s]
+            done |= s == DONE
+        composite = (score[row, 0] + score[row, 1] + score[row, 2]) / three
+        below = max(np.float32(0.0), sustain32 - composite)
+        exponent[i] = remigration_unmet * n_open + np.float64(coef32 * below)
+        following = 1.0 if follow_until[row] >= t else 0.0
+        quality = national_quality if follow_national[row] else external_quality
+        follow[i] = 1 - follow_up_effect * following * quality
+        idle[i] = done and not busy
+    return exponent, follow, idle, dropped
+
+
+@njit(cache=True)
+def update_trust(act, ep, ep_provider, ep_u, modality, profile, trust_gov, is_national,
+                 threshold, n_profiles, learning, reversion, norm):
+    """Trust in government (step 9), in place, and the month's counts of episodes.
+
+    Trust goes up by `learning` when served by a national provider, down by it while
+    waiting on the national channel (and not served), then back toward `norm` by
+    `reversion`; clipped to [0, 1]. All in float32, as numpy computed it.
+
+    Returns:
+        Waiting and open (latent, waiting, interrupted) episodes of the active rows.
+    """
+    n_areas = ep.shape[1]
+    learning32, reversion32, norm32 = np.float32(learning), np.float32(reversion), np.float32(norm)
+    n_waiting = 0
+    n_open = 0
+    for row in act:
+        served = False
+        waiting = False
+        for a in range(n_areas):
+            s = ep[row, a]
+            n_open += OPEN[s]
+            p = ep_provider[row, a]
+            served |= (p >= 0) and is_national[p]
+            if s == WAITING:
+                n_waiting += 1
+                waiting |= national_channel(ep_u[row, a], modality[row], profile[row], a, n_profiles,
+                                            n_areas, threshold)
+        step = np.float32(1.0) if served else (np.float32(-1.0) if waiting else np.float32(0.0))
+        trust = trust_gov[row]
+        delta = learning32 * step
+        delta = delta + reversion32 * (norm32 - trust)
+        trust_gov[row] = min(max(trust + delta, np.float32(0.0)), np.float32(1.0))
+    return n_waiting, n_open

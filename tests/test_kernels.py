@@ -1,0 +1,196 @@
+"""The compiled kernels (sim/kernels.py) against their Python source and against the
+vectorised numpy code they replaced, bit for bit, on random populations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import kernels
+from sim.domain import Episode
+
+N_AREAS, N_DIMS, N_PROV, N_MOD, N_PROF = 6, 3, 4, 4, 2
+AREA_DIM = np.array([0, 1, 0, 2, 2, 1])
+
+
+def _population(seed: int, n: int = 400) -> dict[str, np.ndarray]:
+    """Random state of n returnees; every episode state appears."""
+    rng = np.random.default_rng(seed)
+    ep = rng.integers(0, 7, (n, N_AREAS)).astype(np.int8)
+    provider = np.where(ep == Episode.IN_SERVICE, rng.integers(0, N_PROV, (n, N_AREAS)), -1).astype(np.int16)
+    return {
+        "act": np.sort(rng.choice(n, n * 3 // 4, replace=False)).astype(np.int64),
+        "ep": ep, "ep_provider": provider,
+        "ep_transfer": rng.random((n, N_AREAS)) < 0.5,
+        "ep_referral": rng.random((n, N_AREAS)) < 0.5,
+        "ep_u": rng.random((n, N_AREAS)).astype(np.float32),
+        "ep_months": rng.integers(0, 6, (n, N_AREAS)).astype(np.int16),
+        "ep_duration": rng.integers(1, 8, (n, N_AREAS)).astype(np.int16),
+        "ep_wait_since": rng.integers(0, 20, (n, N_AREAS)).astype(np.int32),
+        "ep_interrupted": rng.integers(0, 20, (n, N_AREAS)).astype(np.int32),
+        "score": rng.random((n, N_DIMS)).astype(np.float32),
+        "modality": rng.integers(0, N_MOD, n).astype(np.int8),
+        "profile": rng.integers(0, N_PROF, n).astype(np.int8),
+        "region": rng.integers(0, 3, n).astype(np.int8),
+        "registered": rng.random(n) < 0.7,
+        "trust_gov": rng.random(n).astype(np.float32),
+        "trust_ext": rng.random(n).astype(np.float32),
+        "follow_until": rng.integers(10, 30, n).astype(np.int32),
+        "follow_national": rng.random(n) < 0.5,
+        "threshold": np.where(rng.random(N_MOD * N_PROF * N_AREAS) < 0.2, 2.0,
+                              rng.random(N_MOD * N_PROF * N_AREAS)),
+        "quality": rng.random((N_PROV, N_AREAS)),
+    }
+
+
+def _copy(pop: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in pop.items()}
+
+
+def _national(pop, rows, areas):
+    """The vectorised channel test of the model before the kernels."""
+    code = (pop["modality"][rows].astype(np.intp) * N_PROF + pop["profile"][rows]) * N_AREAS + areas
+    return pop["ep_u"][rows, areas] < pop["threshold"][code]
+
+
+def _open(ep):
+    return (ep == Episode.LATENT) | (ep == Episode.WAITING) | (ep == Episode.INTERRUPTED)
+
+
+def _equal(a, b):
+    for x, y in zip(a, b, strict=True):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
+def _seek(fn, pop, t=20, patience=6):
+    return fn(pop["act"], pop["ep"], pop["ep_transfer"], pop["ep_wait_since"], pop["ep_u"],
+              pop["modality"], pop["profile"], pop["registered"], pop["trust_gov"], pop["trust_ext"],
+              pop["threshold"], N_PROF, 0.3, 0.6, t, patience)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_seek_and_request_match_numpy(seed):
+    pop = _population(seed)
+    a, b = _copy(pop), _copy(pop)
+    got = _seek(kernels.seek, a)
+    _equal(got, _seek(kernels.seek.py_func, b))
+    _equal((a["ep"], a["ep_wait_since"]), (b["ep"], b["ep_wait_since"]))
+    # numpy reference (the model's vectorised step 5)
+    act, ep = pop["act"], pop["ep"][pop["act"]]
+    flat = np.flatnonzero((ep == Episode.LATENT) | ((ep == Episode.INTERRUPTED) & ~pop["ep_transfer"][act]))
+    rows, areas = act[flat // N_AREAS], flat % N_AREAS
+    national = _national(pop, rows, areas)
+    trust = np.where(national, pop["trust_gov"][rows], pop["trust_ext"][rows])
+    reg = np.where(pop["registered"][rows], 1.0, 0.6)
+    _equal(got, (rows, areas, pop["ep"][rows, areas] == Episode.LATENT, 0.3 * reg * trust))
+    ep, since = pop["ep"].copy(), pop["ep_wait_since"].copy()
+    late = np.zeros_like(ep, dtype=bool)
+    late[act] = (ep[act] == Episode.WAITING) & (20 - since[act] >= 6)
+    ep[late], since[late] = Episode.LATENT, -1
+    _equal((a["ep"], a["ep_wait_since"]), (ep, since))
+    requests = got[2] & (got[3] > 0.1)
+    kernels.request(a["ep"], a["ep_wait_since"], 20, rows, areas, requests)
+    ep[rows[requests], areas[requests]] = Episode.WAITING
+    since[rows[requests], areas[requests]] = 20
+    _equal((a["ep"], a["ep_wait_since"]), (ep, since))
+    got = kernels.match_candidates(act, a["ep"], a["ep_transfer"])
+    _equal(got, kernels.match_candidates.py_func(act, a["ep"], a["ep_transfer"]))
+    e = a["ep"][act]
+    flat = np.flatnonzero((e == Episode.WAITING) | ((e == Episode.INTERRUPTED) & a["ep_transfer"][act]))
+    _equal(got, (act[flat // N_AREAS], flat % N_AREAS))
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_deliver_matches_numpy(seed):
+    pop = _population(seed)
+    act = pop["act"]
+    econ = np.array([0.2, 0.5, 0.9])
+    consts = (0.05, 0.6, 0.004, 0.02)
+    runs = []
+    for fn in (kernels.deliver, kernels.deliver.py_func):
+        s = _copy(pop)
+        load = np.full(N_PROV, 1000, dtype=np.int64)
+        done = fn(act, s["ep"], s["ep_provider"], s["ep_referral"], s["ep_months"], s["ep_duration"],
+                  s["score"], s["region"], s["quality"], AREA_DIM, econ, *consts, load)
+        runs.append((done, load, s["ep"], s["ep_provider"], s["ep_months"], s["score"]))
+    _equal(runs[0], runs[1])
+    # numpy reference (the model's vectorised step 7)
+    gain_c, ref_c, decay, pull = consts
+    ep = pop["ep"][act]
+    score = pop["score"][act]
+    flat = np.flatnonzero(ep == Episode.IN_SERVICE)
+    r, a = flat // N_AREAS, flat % N_AREAS
+    prov = pop["ep_provider"][act[r], a]
+    gain = gain_c * pop["quality"][prov, a] * np.where(pop["ep_referral"][act[r], a], ref_c, 1.0)
+    per_area = np.zeros(ep.shape, dtype=np.float32)
+    per_area[r, a] = gain
+    for k in range(N_AREAS):
+        score[:, AREA_DIM[k]] += per_area[:, k]
+    unmet_dim = np.zeros((len(act), N_DIMS), dtype=bool)
+    for k in range(N_AREAS):
+        unmet_dim[:, AREA_DIM[k]] |= _open(ep)[:, k]
+    np.subtract(score, np.float64(decay), out=score, where=unmet_dim)
+    target = np.take(econ, pop["region"][act])
+    score[:, 0] += pull * (target - score[:, 0])
+    np.clip(score, 0.0, 1.0, out=score)
+    assert np.array_equal(runs[0][5][act], score)
+    months = pop["ep_months"][act[r], a] + 1
+    finished = months >= pop["ep_duration"][act[r], a]
+    assert np.array_equal(runs[0][0], np.unique(act[r][finished]))
+    assert np.array_equal(runs[0][1], 1000 - np.bincount(prov[finished], minlength=N_PROV))
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_drops_and_hazard_terms_match_numpy(seed):
+    pop = _population(seed)
+    act, t, tolerance = pop["act"], 19, 3
+    consts = (0.5, 0.3, 2.5, 0.4, 0.7, 0.35)
+    cols = ("ep", "ep_interrupted", "ep_transfer", "ep_wait_since")
+    runs = []
+    for fn in (kernels.drop_and_hazard_terms, kernels.drop_and_hazard_terms.py_func):
+        s = _copy(pop)
+        out = fn(act, *(s[c] for c in cols), s["score"], s["follow_until"], s["follow_national"], t,
+                 tolerance, *consts)
+        runs.append((*out[:3], np.array(out[3]), *(s[c] for c in cols)))
+    _equal(runs[0], runs[1])
+    # numpy reference (the model's vectorised step 8)
+    sustainable, unmet_c, score_c, effect, nat_q, ext_q = consts
+    ep = pop["ep"][act]
+    late = (ep == Episode.INTERRUPTED) & (t - pop["ep_interrupted"][act] + 1 >= tolerance)
+    ep[late] = Episode.LATENT
+    assert runs[0][3] == late.sum() and np.array_equal(runs[0][4][act], ep)
+    score = pop["score"][act]
+    n_unmet = _open(ep).sum(axis=1).astype(np.int16)
+    composite = (score[:, 0] + score[:, 1] + score[:, 2]) / np.float32(3)
+    below = np.maximum(0.0, sustainable - composite)
+    following = pop["follow_until"][act] >= t
+    quality = np.where(pop["follow_national"][act], nat_q, ext_q)
+    idle = ~(_open(ep) | (ep == Episode.IN_SERVICE)).any(axis=1) & (ep == Episode.DONE).any(axis=1)
+    _equal(runs[0][:3], (unmet_c * n_unmet + score_c * below, 1 - effect * following * quality, idle))
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_update_trust_and_counts_match_numpy(seed):
+    pop = _population(seed)
+    act = pop["act"]
+    is_national = np.array([False, True, True, False])
+    consts = (0.05, 0.1, 0.45)
+    runs, counts = [], []
+    for fn in (kernels.update_trust, kernels.update_trust.py_func):
+        s = _copy(pop)
+        counts.append(fn(act, s["ep"], s["ep_provider"], s["ep_u"], s["modality"], s["profile"],
+                         s["trust_gov"], is_national, s["threshold"], N_PROF, *consts))
+        runs.append(s["trust_gov"])
+    _equal(runs[:1], runs[1:])
+    learning, reversion, norm = consts
+    ep, prov = pop["ep"][act], pop["ep_provider"][act]
+    served = (np.isin(prov, np.flatnonzero(is_national))).any(axis=1)
+    flat = np.flatnonzero(ep == Episode.WAITING)
+    r, a = flat // N_AREAS, flat % N_AREAS
+    waiting = np.zeros(len(act), dtype=bool)
+    waiting[r[_national(pop, act[r], a)]] = True
+    trust = pop["trust_gov"][act]
+    delta = learning * (served.astype(np.float32) - (waiting & ~served))
+    delta += reversion * (norm - trust)
+    assert np.array_equal(runs[0][act], np.clip(trust + delta, 0.0, 1.0))
+    assert counts[0] == counts[1] == (int((ep == Episode.WAITING).sum()), int(_open(ep).sum()))
