@@ -260,3 +260,61 @@ def update_trust(act, ep, ep_provider, ep_u, modality, profile, trust_gov, is_na
         delta = delta + reversion32 * (norm32 - trust)
         trust_gov[row] = min(max(trust + delta, np.float32(0.0)), np.float32(1.0))
     return n_waiting, n_open
+
+
+@njit(cache=True)
+def match_terms(rows, areas, ep, ep_transfer, ep_u, ep_interrupted, ep_wait_since, modality, profile,
+                u_case, trust_gov, threshold, n_profiles, eligible, case_share, referral_national,
+                referral_external, handoff, transfer_trust_weight):
+    """Step 6 before the draws: for each request, its channel, chance of being reached and
+    the month it has waited since.
+
+    A request is reached by the national case managers (`referral_national`) or the
+    programme's (`referral_external`) depending on the case-management channel; a transfer
+    under an exit plan instead with handoff x (1 - w + w x trust in government), computed
+    in float32 as numpy did. Interrupted requests (`transfer`) wait since their interruption.
+
+    Returns:
+        transfer (interrupted), national (national channel), p_match (float64), since (int32).
+    """
+    n = len(rows)
+    n_areas = ep.shape[1]
+    transfer = np.empty(n, np.bool_)
+    national = np.empty(n, np.bool_)
+    p_match = np.empty(n, np.float64)
+    since = np.empty(n, np.int32)
+    handoff32 = np.float32(handoff)
+    w32, rest32 = np.float32(transfer_trust_weight), np.float32(1 - transfer_trust_weight)
+    for i in range(n):
+        row, a = rows[i], areas[i]
+        mod, prof = modality[row], profile[row]
+        interrupted = ep[row, a] == INTERRUPTED
+        warm = interrupted and ep_transfer[row, a]  # transferred under an exit plan
+        transfer[i] = interrupted
+        national[i] = national_channel(ep_u[row, a], mod, prof, a, n_profiles, n_areas, threshold) or warm
+        case_national = not eligible[mod, prof] or u_case[row] < case_share[prof]
+        if warm:
+            p_match[i] = np.float64(handoff32 * (rest32 + w32 * trust_gov[row]))
+        else:
+            p_match[i] = referral_national if case_national else referral_external
+        since[i] = ep_interrupted[row, a] if interrupted else ep_wait_since[row, a]
+    return transfer, national, p_match, since
+
+
+@njit(cache=True)
+def first_eligible(national, serves_national, serves_cell, cell, severe, by_referral, areas, taken,
+                   limit):
+    """Indices of the first `limit` requests (in queue order) a provider can take: not
+    taken, on its side (national or external channel), a cell it serves, and not a severe
+    need if it works by referral in that area."""
+    out = np.empty(min(limit, len(cell)), np.int64)
+    k = 0
+    for i in range(len(cell)):
+        if k == len(out):
+            break
+        if (taken[i] or national[i] != serves_national or not serves_cell[cell[i]]
+                or (severe[i] and by_referral[areas[i]])):
+            continue
+        out[k] = i
+        k += 1
+    return out[:k]

@@ -343,13 +343,6 @@ class HandoverModel(mesa.Model):
         share = self.shares[:, AREA_SEG]  # (profile, area)
         return np.where(self._eligible_now()[:, :, None], share[None], 2.0).ravel()
 
-    def _channel_national(self, rows: np.ndarray, areas: np.ndarray) -> np.ndarray:
-        pop = self.population
-        prof = np.take(pop.profile, rows).astype(np.intp)
-        mod = np.take(pop.modality, rows).astype(np.intp)
-        code = (mod * len(PROFILES) + prof) * N_AREAS + areas
-        return _at(pop.ep_u, rows, areas) < np.take(self._national_threshold(), code)
-
     def seek_help(self, t: int) -> None:
         """Latent needs (and interrupted cases not transferred) turn into requests for help."""
         pop = self.population
@@ -374,23 +367,18 @@ class HandoverModel(mesa.Model):
         areas = np.concatenate([areas, self._reseeking[1]])
         if len(rows) == 0:
             return
-        transfer = _at(pop.ep, rows, areas) == Episode.INTERRUPTED
-        national = self._channel_national(rows, areas) | (transfer & _at(pop.ep_transfer, rows, areas))
-        prof = pop.profile[rows]
-        elig = self._eligible_now()[pop.modality[rows], prof]
-        case_national = ~elig | (pop.u_case[rows] < self.shares[prof, SEG["case_management"]])
-        p_match = np.where(case_national, self.system.referral_success,
-                           self.params.country.system.referral_success_external)
         # A transfer under an exit plan is a warm referral to the national system: it goes
-        # through the national referral mechanism and needs the returnee to accept it.
-        w = self.params.country.returnees.transfer_trust_weight
-        # Coordination between programmes and national services carries the case file across.
+        # through the national referral mechanism and needs the returnee to accept it;
+        # coordination between programmes and national services carries the case file across.
         handoff = self.system.referral_success * min(1.0, self.system.relative("coordination"))
-        p_transfer = handoff * (1 - w + w * pop.trust_gov[rows])
-        p_match = np.where(transfer & _at(pop.ep_transfer, rows, areas), p_transfer, p_match)
+        transfer, national, p_match, since = kernels.match_terms(
+            rows, areas, pop.ep, pop.ep_transfer, pop.ep_u, pop.ep_interrupted, pop.ep_wait_since,
+            pop.modality, pop.profile, pop.u_case, pop.trust_gov, self._national_threshold(),
+            len(PROFILES), self._eligible_now(), self.shares[:, SEG["case_management"]].copy(),
+            float(self.system.referral_success), float(self.params.country.system.referral_success_external),
+            float(handoff), float(self.params.country.returnees.transfer_trust_weight))
         reached = self.streams.behaviour.random(len(rows)) < p_match
         u = self.streams.behaviour.random(len(rows))  # random order among ties
-        since = np.where(transfer, _at(pop.ep_interrupted, rows, areas), _at(pop.ep_wait_since, rows, areas))
         # Interrupted cases first, then first come first served; ties in random order (u < 1).
         keep = np.flatnonzero(reached)
         key = (~transfer[keep]) * 1e7 + since[keep] + u[keep]
@@ -404,9 +392,9 @@ class HandoverModel(mesa.Model):
         severe = _at(pop.ep_severity, rows, areas) >= self.params.country.needs.specialist_severity
         for p in self.providers:
             if p.funded and free[p.index] > 0:
-                side = ~national if p.external else national
-                ok = side & p.serves_cell[cell] & ~(severe & p.by_referral[areas])
-                self._assign(t, p, rows, areas, ok & ~taken, free, taken)
+                pick = kernels.first_eligible(national, not p.external, p.serves_cell, cell, severe,
+                                              p.by_referral, areas, taken, free[p.index])
+                self._assign(t, p, rows, areas, pick, free, taken)
         self._open_services(t, rows, areas, national, cell, severe, free, taken)
         net = self.scenario.safety_net
         if net and self.month >= net["start"] and (net["until"] is None or self.month < net["until"]):
@@ -417,7 +405,7 @@ class HandoverModel(mesa.Model):
             for p in self.providers:
                 if p.external and p.funded and free[p.index] > 0:
                     ok = in_net & p.offers[areas] & p.reaches[reg] & ~(severe & p.by_referral[areas])
-                    self._assign(t, p, rows, areas, ok & ~taken, free, taken)
+                    self._assign(t, p, rows, areas, np.flatnonzero(ok & ~taken)[: free[p.index]], free, taken)
 
     def _open_services(self, t: int, rows: np.ndarray, areas: np.ndarray, national: np.ndarray,
                        cell: np.ndarray, severe: np.ndarray, free: np.ndarray, taken: np.ndarray) -> None:
@@ -436,12 +424,12 @@ class HandoverModel(mesa.Model):
             slots[p.index] = int(free[p.index] * share)
             ok = ~national & turns & p.serves_cell[cell] & ~(severe & p.by_referral[areas]) & ~taken
             before = slots[p.index]
-            self._assign(t, p, rows, areas, ok, slots, taken)
+            self._assign(t, p, rows, areas, np.flatnonzero(ok)[: slots[p.index]], slots, taken)
             free[p.index] -= before - slots[p.index]
 
-    def _assign(self, t: int, p: Provider, rows: np.ndarray, areas: np.ndarray, ok: np.ndarray,
+    def _assign(self, t: int, p: Provider, rows: np.ndarray, areas: np.ndarray, pick: np.ndarray,
                 free: np.ndarray, taken: np.ndarray) -> None:
-        pick = np.flatnonzero(ok)[: free[p.index]]
+        """Provider p takes the requests `pick` (indices into rows, areas; at most its free places)."""
         if len(pick) == 0:
             return
         r, a = rows[pick], areas[pick]

@@ -194,3 +194,46 @@ def test_update_trust_and_counts_match_numpy(seed):
     delta += reversion * (norm - trust)
     assert np.array_equal(runs[0][act], np.clip(trust + delta, 0.0, 1.0))
     assert counts[0] == counts[1] == (int((ep == Episode.WAITING).sum()), int(_open(ep).sum()))
+
+
+@pytest.mark.parametrize("seed", [10, 11])
+def test_match_terms_and_first_eligible_match_numpy(seed):
+    pop = _population(seed)
+    rng = np.random.default_rng(seed)
+    act = pop["act"]
+    e = pop["ep"][act]
+    flat = np.flatnonzero((e == Episode.WAITING) | (e == Episode.INTERRUPTED))
+    rows, areas = act[flat // N_AREAS], flat % N_AREAS
+    u_case = rng.random(len(pop["ep"])).astype(np.float32)
+    eligible = rng.random((N_MOD, N_PROF)) < 0.6
+    case_share = rng.random(N_PROF)
+    consts = (0.45, 0.85, 0.37, 0.3)
+    args = (rows, areas, pop["ep"], pop["ep_transfer"], pop["ep_u"], pop["ep_interrupted"],
+            pop["ep_wait_since"], pop["modality"], pop["profile"], u_case, pop["trust_gov"],
+            pop["threshold"], N_PROF, eligible, case_share, *consts)
+    got = kernels.match_terms(*args)
+    _equal(got, kernels.match_terms.py_func(*args))
+    # numpy reference (the model's vectorised step 6)
+    rs, rs_ext, handoff, w = consts
+    transfer = pop["ep"][rows, areas] == Episode.INTERRUPTED
+    warm = transfer & pop["ep_transfer"][rows, areas]
+    national = _national(pop, rows, areas) | warm
+    prof = pop["profile"][rows]
+    case_national = ~eligible[pop["modality"][rows], prof] | (u_case[rows] < case_share[prof])
+    p_match = np.where(case_national, rs, rs_ext)
+    p_match = np.where(warm, handoff * (1 - w + w * pop["trust_gov"][rows]), p_match)
+    since = np.where(transfer, pop["ep_interrupted"][rows, areas], pop["ep_wait_since"][rows, areas])
+    _equal(got, (transfer, national, p_match, since))
+    # a provider picks the first requests it may take, in queue order
+    cell = rng.integers(0, 40, len(rows))
+    serves = rng.random(40) < 0.7
+    severe = rng.random(len(rows)) < 0.3
+    by_referral = rng.random(N_AREAS) < 0.5
+    taken = rng.random(len(rows)) < 0.2
+    for side in (True, False):
+        ok = (national == side) & serves[cell] & ~(severe & by_referral[areas]) & ~taken
+        for limit in (0, 3, len(rows) + 5):
+            pick = kernels.first_eligible(national, side, serves, cell, severe, by_referral, areas, taken, limit)
+            assert np.array_equal(pick, np.flatnonzero(ok)[:limit])
+            assert np.array_equal(pick, kernels.first_eligible.py_func(
+                national, side, serves, cell, severe, by_referral, areas, taken, limit))
