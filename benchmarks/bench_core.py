@@ -60,8 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments.config import compose, run_config  # noqa: E402
 from experiments.study.jobs import simulate  # noqa: E402
 
-#: Target cost of one returnee-month (microseconds) and the population it must hold at.
-TARGET_US = 0.5
+#: Target: model / bare numpy pass (CPU time) at no fewer active returnees than this.
+TARGET_RATIO = 10.0
 TARGET_ACTIVE = 100_000
 
 
@@ -272,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = None
     bares: list[float] = []
     bares_cpu: list[float] = []
+    stepped_cpu: list[float] = []
+    stepped = args.horizon + config["model"]["spinup_months"]  # months the model steps
     for rep in range(args.reps):
         runs.append(time_model(config, args.seed))
         gc.collect()  # the model holds reference cycles (Mesa agents <-> model): free it now
@@ -281,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         bares += [bare_pass(peak, args.horizon, seed=len(bares)) for _ in range(args.bare_reps)]
         bares_cpu += [c for _, c in bares[-args.bare_reps:]]
         bares[-args.bare_reps:] = [w for w, _ in bares[-args.bare_reps:]]
+        # The same yardstick over every month the model steps (the spin-up too).
+        stepped_cpu += [bare_pass(peak, stepped, seed=len(stepped_cpu))[1] for _ in range(args.bare_reps)]
         print(f"  model run {rep + 1}/{args.reps}: {runs[-1]['wall_s']:.2f} s wall, "
               f"{runs[-1]['cpu_s']:.2f} s CPU; bare passes {', '.join(f'{b:.3f}' for b in bares[-args.bare_reps:])} s",
               flush=True)
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     months = runs[0]["returnee_months"]
     bare = statistics.median(bares)
     bare_cpu = statistics.median(bares_cpu)
+    stepped_bare_cpu = statistics.median(stepped_cpu)
     # Each model run against the bare passes right after it, then the median of the ratios.
     ratios = [r["wall_s"] / statistics.median(bares[i * args.bare_reps:(i + 1) * args.bare_reps])
               for i, r in enumerate(runs)]
@@ -310,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         "peak_active": peak, "bare_s": bare, "bare_s_all": bares, "bare_us_per_element_month": bare_us,
         "model_over_bare": wall / bare, "model_over_bare_per_run": ratios,
         "bare_cpu_s": bare_cpu, "model_over_bare_cpu": cpu / bare_cpu,
-        "meets_target": bool(us <= TARGET_US and peak >= TARGET_ACTIVE),
+        "months_stepped": stepped, "bare_stepped_cpu_s": stepped_bare_cpu,
+        "model_over_bare_stepped_cpu": cpu / stepped_bare_cpu,
+        "meets_target": bool(cpu / bare_cpu <= TARGET_RATIO and peak >= TARGET_ACTIVE),
     }
     mib = 1024 ** 2
     print()
@@ -323,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  returnee agents created                 {results['agents_created']:10,.0f}")
     print(f"  returnee-months simulated               {months:10,.0f}")
     print(f"  returnee-months per second              {months / wall:10,.0f}")
-    print(f"  us per returnee-month                   {us:10.3f}   (target <= {TARGET_US}; "
-          f"{cpu / months * 1e6:.3f} on CPU time)")
+    print(f"  us per returnee-month                   {us:10.3f}   ({cpu / months * 1e6:.3f} on CPU time; "
+          f"reported months only, the spin-up's cost included)")
     print(f"  peak active returnees                   {peak:10,d}   (target >= {TARGET_ACTIVE:,})")
     print(f"  bare numpy pass ({peak:,} x {args.horizon})     {bare:10.3f} s   "
           f"({bare_us:.4f} us per element-month; median of {len(bares)}, spread {spread:.0%})")
@@ -332,7 +339,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(f'{x:.1f}' for x in ratios)})")
     print(f"  model / bare on CPU time                {cpu / bare_cpu:10.1f} x   (read this one on a "
           f"shared machine; bare {bare_cpu:.3f} s CPU)")
-    print(f"  meets target                            {'yes' if results['meets_target'] else 'no':>10}")
+    print(f"  model / bare, same months stepped, CPU  {cpu / stepped_bare_cpu:10.1f} x   (bare pass over "
+          f"the {stepped} months the model steps, spin-up included: {stepped_bare_cpu:.3f} s CPU)")
+    print(f"  meets target                            {'yes' if results['meets_target'] else 'no':>10}   "
+          f"(model / bare on CPU time <= {TARGET_RATIO:g} x at >= {TARGET_ACTIVE:,} active)")
 
     if args.profile:
         top, phases = profile_run(config, args.seed, args.profile)

@@ -44,6 +44,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--full-n", type=int, default=1024, help="N of the projected study")
     ap.add_argument("--full-d", type=int, default=20, help="D of the projected study")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
     d = len(load_space("default").factors)
@@ -84,6 +85,11 @@ def main() -> int:
     print(f"  CPU time per run     {cpu / runs:.3f} s (this process and its workers; "
           f"load average now {os.getloadavg()[0]:.1f})")
     print(f"  projected on {workers} idle core(s) from CPU time: {cpu_projected / 60:.1f} min")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "runs": runs, "wall_s": wall, "eval_s": manifest["eval_seconds"], "runs_per_s": eval_rate,
+            "full_runs": full_runs, "projected_min": projected / 60, "cpu_per_run_s": cpu / runs,
+            "projected_idle_min": cpu_projected / 60}, indent=2))
     return status
 
 

@@ -18,6 +18,7 @@ on 2 cores with the processes executor.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Hydra override of configs/stress.yaml (repeatable)")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     load = os.getloadavg()[0]
     r = project(args.jobs, args.futures, args.replications, args.scale, args.executor, args.workers,
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  projected on {args.workers if args.executor != 'serial' else 1} idle core(s) from CPU time: "
           f"{r['projected_idle_min']:.1f} min (for a loaded machine; excludes pool start-up)")
     print(f"  load average before/after  {load:.1f} / {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=2))
     return 0
 
 

@@ -166,13 +166,12 @@ def gap_groups(groups: Mapping[str, np.ndarray]) -> list[str]:
     return [g for g in groups if g in ("", "programme", "nonprogramme", "vulnerable") or g.startswith("region_")]
 
 
-def episode_groups(has_need: np.ndarray, groups: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """(n, areas) episode masks: each returnee group, and `area_<area>` (one area's episodes)."""
-    out = {g: has_need & m[:, None] for g, m in groups.items()}
+def episode_groups(rows: np.ndarray, areas: np.ndarray, groups: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Masks over a list of need episodes (returnee `rows`, service `areas`): each returnee
+    group, and `area_<area>` (one area's episodes)."""
+    out = {g: m[rows] for g, m in groups.items()}
     for a, area in enumerate(AREAS):
-        only = np.zeros_like(has_need)
-        only[:, a] = has_need[:, a]
-        out[f"area_{area}"] = only
+        out[f"area_{area}"] = areas == a
     return out
 
 
@@ -251,8 +250,12 @@ def outcomes_and_series(model: HandoverModel) -> tuple[dict[str, float], pd.Data
     with_gaps = set(gap_groups(groups)) | {f"area_{a}" for a in AREAS}
 
     out: dict[str, float] = {}
-    for group, episodes in episode_groups(has_need, groups).items():
-        opened, covered = cohort_counts(arrival, first, episodes, horizon, m.timely_months)
+    # Count over the list of need episodes rather than the (returnees x areas) grid: the
+    # same counts from arrays a fraction as long.
+    rows, areas = np.nonzero(has_need)
+    arrival_e, first_e = arrival[rows], first[rows, areas][:, None]
+    for group, episodes in episode_groups(rows, areas, groups).items():
+        opened, covered = cohort_counts(arrival_e, first_e, episodes[:, None], horizon, m.timely_months)
         out[named("coverage", group)] = window_coverage(opened, covered, window)
         if group in with_gaps:
             for measure, value in gap_measures(opened, covered, baseline, window, m, k).items():

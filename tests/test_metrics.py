@@ -110,7 +110,7 @@ def test_groups_and_names():
     need = np.zeros((3, 6), dtype=bool)
     need[:, 0] = True
     need[0, 1] = True
-    eps = episode_groups(need, groups)
+    eps = episode_groups(*np.nonzero(need), groups)
     assert eps["programme"].sum() == 3 and eps["area_economic"].sum() == 3 and eps["area_social"].sum() == 1
     assert named("coverage", "") == "coverage" and named("gap_risk", "programme") == "gap_risk_programme"
 
