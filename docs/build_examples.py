@@ -140,8 +140,8 @@ EXAMPLES: tuple[Example, ...] = (
         command="handover stress stress=small "
                 "scenarios=[status_quo,abrupt_exit,linear_taper,readiness_triggered] \\\n"
                 "    futures=20 replications=1 model.scale=50 \\\n"
-                "    thresholds.coverage_target=0.05 thresholds.gap_metric=gap_months "
-                "thresholds.gap_tolerance=60 \\\n    discovery.failure.threshold=60",
+                "    thresholds.coverage_target=0.01 thresholds.gap_metric=gap_months "
+                "thresholds.gap_tolerance=12 \\\n    discovery.failure.threshold=12",
         docs=("docs/stress.md",),
         keep=_stress_verdict,
         files={"robustness.csv": ("scenario", "gap_months_mean", "satisficing_share")},
