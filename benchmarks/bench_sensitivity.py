@@ -63,7 +63,7 @@ def main() -> int:
         wall = time.perf_counter() - start
         cpu = _cpu_seconds() - cpu0
         manifest = json.loads((out / "manifest.json").read_text())
-    runs = manifest["runs"]
+    runs = manifest["counts"]["runs"]
     rate = runs / wall
     eval_rate = runs / manifest["eval_seconds"]  # excludes compose, analysis and figures
     full_runs = args.full_n * (args.full_d + 2) * args.replications

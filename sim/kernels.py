@@ -46,18 +46,12 @@ def national_channel(u: float, modality: int, profile: int, area: int, n_profile
 
 
 @njit(cache=True)
-def seek(act, ep, ep_transfer, ep_wait_since, ep_u, modality, profile, registered, trust_gov,
-         trust_ext, threshold, n_profiles, help_seeking, unregistered_factor, t, patience):
-    """Step 5 before the draws: who may seek help, and waiting requests given up.
-
-    Selects, in flat (row, area) order, latent episodes and interrupted ones not
-    transferred under an exit plan, each with its probability of seeking help this month:
-    help_seeking x (1 or unregistered_factor) x trust in the episode's channel (government
-    or external), in float64 as numpy computed it. In the same pass, waiting requests older
-    than `patience` months go back to latent (they are not selected this month).
+def episodes(act, ep, ep_transfer, state, transferred):
+    """Episodes in `state` and interrupted ones whose exit-plan transfer flag equals
+    `transferred`, in flat (row, area) order.
 
     Returns:
-        rows, areas (int64), latent (bool: latent rather than interrupted), probability.
+        rows, areas (int64).
     """
     n_areas = ep.shape[1]
     rows = np.empty(len(act) * n_areas, np.int64)
@@ -66,13 +60,34 @@ def seek(act, ep, ep_transfer, ep_wait_since, ep_u, modality, profile, registere
     for row in act:
         for a in range(n_areas):
             s = ep[row, a]
-            if s == WAITING and t - ep_wait_since[row, a] >= patience:
-                ep[row, a] = LATENT
-                ep_wait_since[row, a] = -1
             rows[k] = row
             areas[k] = a
-            k += (s == LATENT) | ((s == INTERRUPTED) & ~ep_transfer[row, a])  # branch-free filter
-    rows, areas = rows[:k], areas[:k]
+            k += (s == state) | ((s == INTERRUPTED) & (ep_transfer[row, a] == transferred))  # no branch
+    return rows[:k], areas[:k]
+
+
+@njit(cache=True)
+def seek(act, ep, ep_transfer, ep_wait_since, ep_u, modality, profile, registered, trust_gov,
+         trust_ext, threshold, n_profiles, help_seeking, unregistered_factor, t, patience):
+    """Step 5 before the draws: who may seek help, and waiting requests given up.
+
+    Selects, in flat (row, area) order, latent episodes and interrupted ones not
+    transferred under an exit plan, each with its probability of seeking help this month:
+    help_seeking x (1 or unregistered_factor) x trust in the episode's channel (government
+    or external), in float64 as numpy computed it. Then waiting requests older than
+    `patience` months go back to latent (not selected this month).
+
+    Returns:
+        rows, areas (int64), latent (bool: latent rather than interrupted), probability.
+    """
+    n_areas = ep.shape[1]
+    rows, areas = episodes(act, ep, ep_transfer, LATENT, False)
+    for row in act:
+        for a in range(n_areas):
+            if ep[row, a] == WAITING and t - ep_wait_since[row, a] >= patience:
+                ep[row, a] = LATENT
+                ep_wait_since[row, a] = -1
+    k = len(rows)
     latent = np.empty(k, np.bool_)
     prob = np.empty(k, np.float64)
     for i in range(k):
@@ -93,26 +108,6 @@ def request(ep, ep_wait_since, t, rows, areas, requests):
         if requests[i]:
             ep[rows[i], areas[i]] = WAITING
             ep_wait_since[rows[i], areas[i]] = t
-
-
-@njit(cache=True)
-def match_candidates(act, ep, ep_transfer):
-    """Waiting episodes and interrupted ones transferred under an exit plan, flat order.
-
-    Returns:
-        rows, areas (int64).
-    """
-    n_areas = ep.shape[1]
-    rows = np.empty(len(act) * n_areas, np.int64)
-    areas = np.empty(len(act) * n_areas, np.int64)
-    k = 0
-    for row in act:
-        for a in range(n_areas):
-            s = ep[row, a]
-            rows[k] = row
-            areas[k] = a
-            k += (s == WAITING) | ((s == INTERRUPTED) & ep_transfer[row, a])
-    return rows[:k], areas[:k]
 
 
 @njit(cache=True)

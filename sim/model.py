@@ -275,6 +275,10 @@ class HandoverModel(mesa.Model):
         """Providers set staff and capacity; cases above capacity are interrupted."""
         for p in self.providers:
             p.adjust_capacity(budgets[p.spec.name])
+        # Who the funded programmes accept, and so each episode's channel, is fixed for the
+        # rest of the month: compute the tables once.
+        self._eligible = self._eligible_now()
+        self._threshold = self._national_threshold()
         load = self._caseloads()
         pop = self.population
         act = self._act
@@ -351,7 +355,7 @@ class HandoverModel(mesa.Model):
         # in the same pass; then this month's latent seekers start waiting.
         rows, areas, latent, prob = kernels.seek(
             self._act, pop.ep, pop.ep_transfer, pop.ep_wait_since, pop.ep_u, pop.modality, pop.profile,
-            pop.registered, pop.trust_gov, pop.trust_ext, self._national_threshold(), len(PROFILES),
+            pop.registered, pop.trust_gov, pop.trust_ext, self._threshold, len(PROFILES),
             float(beh.help_seeking), float(beh.unregistered_factor), t, beh.patience_months)
         seeks = self.streams.behaviour.random(len(rows)) < prob
         kernels.request(pop.ep, pop.ep_wait_since, t, rows, areas, seeks & latent)
@@ -362,7 +366,8 @@ class HandoverModel(mesa.Model):
     def match_episodes(self, t: int) -> None:
         """Match requests to providers with free capacity, oldest requests first."""
         pop = self.population
-        rows, areas = kernels.match_candidates(self._act, pop.ep, pop.ep_transfer)
+        # Waiting requests, and cases interrupted and transferred under an exit plan.
+        rows, areas = kernels.episodes(self._act, pop.ep, pop.ep_transfer, int(Episode.WAITING), True)
         rows = np.concatenate([rows, self._reseeking[0]])
         areas = np.concatenate([areas, self._reseeking[1]])
         if len(rows) == 0:
@@ -373,8 +378,8 @@ class HandoverModel(mesa.Model):
         handoff = self.system.referral_success * min(1.0, self.system.relative("coordination"))
         transfer, national, p_match, since = kernels.match_terms(
             rows, areas, pop.ep, pop.ep_transfer, pop.ep_u, pop.ep_interrupted, pop.ep_wait_since,
-            pop.modality, pop.profile, pop.u_case, pop.trust_gov, self._national_threshold(),
-            len(PROFILES), self._eligible_now(), self.shares[:, SEG["case_management"]].copy(),
+            pop.modality, pop.profile, pop.u_case, pop.trust_gov, self._threshold,
+            len(PROFILES), self._eligible, self.shares[:, SEG["case_management"]].copy(),
             float(self.system.referral_success), float(self.params.country.system.referral_success_external),
             float(handoff), float(self.params.country.returnees.transfer_trust_weight))
         reached = self.streams.behaviour.random(len(rows)) < p_match
@@ -476,7 +481,7 @@ class HandoverModel(mesa.Model):
     def _start_follow_up(self, t: int, rows: np.ndarray) -> None:
         pop = self.population
         prof = pop.profile[rows]
-        elig = self._eligible_now()[pop.modality[rows], prof]
+        elig = self._eligible[pop.modality[rows], prof]
         pop.follow_national[rows] = ~elig | (pop.u_follow[rows] < self.shares[prof, SEG["follow_up"]])
         pop.follow_until[rows] = t + self.params.country.returnees.follow_up_months
 
@@ -494,7 +499,7 @@ class HandoverModel(mesa.Model):
             pop.follow_until, pop.follow_national, t, max(m.gap_tolerance_months, 1),
             float(beh.sustainable_score), float(beh.remigration_unmet), float(beh.remigration_score),
             float(beh.follow_up_effect), self._national_productivity(),
-            float(external_quality) if self._eligible_now().any() else 0.0)
+            float(external_quality) if self._eligible.any() else 0.0)
         self._dropped_month = dropped
         self.dropped_total += dropped
         # Re-migration.
@@ -576,7 +581,7 @@ class HandoverModel(mesa.Model):
         # The same pass counts the month's waiting and open episodes (for `record`).
         self._month_counts = kernels.update_trust(
             self._act, pop.ep, pop.ep_provider, pop.ep_u, pop.modality, pop.profile, pop.trust_gov,
-            is_national, self._national_threshold(), len(PROFILES), float(beh.trust_learning),
+            is_national, self._threshold, len(PROFILES), float(beh.trust_learning),
             float(beh.trust_reversion), float(norm))
 
     # 10 --------------------------------------------------------------------------

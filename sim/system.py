@@ -21,6 +21,15 @@ _BUILT = [b for b in BLOCKS if b not in ("political_will", "ownership", "budget"
 READINESS_BLOCKS = ("public_services", "sops_referral", "data_management", "coordination")
 
 
+def _clip(x: float, low: float, high: float) -> float:
+    """np.clip of one number, exactly (NaN kept, a -0.0 below a 0.0 floor becomes 0.0),
+    without numpy's per-call overhead (called hundreds of times a run)."""
+    if x != x:
+        return float(x)
+    x = x if x > low else low
+    return float(x if x < high else high)
+
+
 class NationalSystem:
     """State and slow dynamics of the national system."""
 
@@ -37,7 +46,7 @@ class NationalSystem:
         return float(self.blocks[_IDX[block]])
 
     def __setitem__(self, block: str, value: float) -> None:
-        self.blocks[_IDX[block]] = float(np.clip(value, 0.0, 1.0))
+        self.blocks[_IDX[block]] = _clip(value, 0.0, 1.0)
 
     def as_dict(self) -> dict[str, float]:
         """Current value of every block."""
@@ -48,7 +57,7 @@ class NationalSystem:
         [relative_min, relative_max]."""
         i = _IDX[block]
         p = self.params
-        return float(np.clip(self.blocks[i] / max(self.initial[i], 1e-9), p.relative_min, p.relative_max))
+        return _clip(self.blocks[i] / max(self.initial[i], 1e-9), p.relative_min, p.relative_max)
 
     @property
     def capacity_factor(self) -> float:
@@ -102,7 +111,7 @@ class NationalSystem:
         target = (self.initial[_IDX["political_will"]]
                   + p.will_results * (self["ownership"] - self.initial[_IDX["ownership"]])
                   - p.will_fiscal * fiscal_stress)
-        target = float(np.clip(target, 0.0, 1.0))
+        target = _clip(target, 0.0, 1.0)
         self.will_base += (target - self.will_base) / p.adjustment_months
 
     def update(self, national_case_share: float, national_spend_share: float,

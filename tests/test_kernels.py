@@ -93,8 +93,8 @@ def test_seek_and_request_match_numpy(seed):
     ep[rows[requests], areas[requests]] = Episode.WAITING
     since[rows[requests], areas[requests]] = 20
     _equal((a["ep"], a["ep_wait_since"]), (ep, since))
-    got = kernels.match_candidates(act, a["ep"], a["ep_transfer"])
-    _equal(got, kernels.match_candidates.py_func(act, a["ep"], a["ep_transfer"]))
+    got = kernels.episodes(act, a["ep"], a["ep_transfer"], Episode.WAITING, True)
+    _equal(got, kernels.episodes.py_func(act, a["ep"], a["ep_transfer"], Episode.WAITING, True))
     e = a["ep"][act]
     flat = np.flatnonzero((e == Episode.WAITING) | ((e == Episode.INTERRUPTED) & a["ep_transfer"][act]))
     _equal(got, (act[flat // N_AREAS], flat % N_AREAS))
