@@ -2,7 +2,8 @@
 
 `cases(command)` lists distinct bad override lists (each must be refused with exit 2, an
 error naming the field, no traceback and no file written). The fuzz test samples them with
-hypothesis; `python tests/badinputs.py` tries them all and prints tried / clean per command.
+hypothesis; `python tests/badinputs.py [command ...]` tries them all (or those of the given
+commands) and prints tried / clean per command.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-COMMANDS = ("run", "compare", "sweep", "sensitivity", "stress")
+COMMANDS = ("run", "compare", "sweep", "sensitivity", "stress", "validate", "calibrate")
+#: Commands that take one `scenario=` (the others take `scenarios=[...]`).
+SINGLE_SCENARIO = ("run", "validate", "calibrate")
 
 #: Small, valid base settings per command, so validation (not a run) is what each case
 #: costs, and a case wrongly accepted costs a short coarse run, not a long one.
@@ -27,6 +30,8 @@ BASE = {
     "sensitivity": ["n=4", "space=tiny", "method=morris", *SMALL],
     "stress": ["scenarios=[status_quo,abrupt_exit]", "futures=4", "replications=1",
                "stress=small", *SMALL],
+    "validate": ["replications=2", *SMALL],
+    "calibrate": ["particles=2", "generations=1", "oversample=1", "install=false", *SMALL],
 }
 
 #: Numeric fields of the run configuration (every command reads them).
@@ -65,6 +70,15 @@ SETTINGS = {
                "discovery.max_qp": ("0", "5"), "discovery.scenario": ("nope",),
                "thresholds.gap_metric": ("nope",), "timeseries_replications": ("-1",),
                "sample_seed": ("-1", "abc")},
+    "validate": {"seed": ("-1", "abc"), "replications": ("1", "0", "abc", "inf", "2.5"),
+                 "strict": ("maybe", "2"), "level": ("0", "1", "nan", "abc"),
+                 "posterior": ("/no/such/folder", "[a,b]", "afile"),
+                 "target_file": ("nowhere", "[a]", "/no/such/targets.yaml")},
+    "calibrate": {"seed": ("-1", "abc"), "particles": ("1", "0", "abc", "inf"),
+                  "generations": ("0", "-1", "abc"), "oversample": ("0", "abc"),
+                  "replications": ("0", "abc"), "level": ("0", "1.5", "nan"),
+                  "name": ("bad/name", "[a]", "a b"), "install": ("maybe",),
+                  "space": ("nowhere", "[a]", "afile"), "target_file": ("nowhere", "[a]")},
 }
 #: Bad inputs every command refuses alike: (override, field the message must name).
 COMMON = (
@@ -97,7 +111,7 @@ def cases(command: str) -> list[tuple[list[str], str]]:
         if command == "run" and item.startswith("executor"):
             continue
         out.append((item.split(" "), field))
-    if command == "run":
+    if command in SINGLE_SCENARIO:
         out += [(["scenario=../../x"], "scenario"), (["scenario=nope"], "scenario")]
     else:
         out += [(["scenario=abrupt_exit"], "scenario")] if command != "sensitivity" else []
@@ -142,10 +156,10 @@ def try_case(command: str, overrides: list[str], field: str) -> tuple[bool, str]
         return True, ""
 
 
-def main() -> int:
-    """Try every case of every command; print tried / clean per command and the failures."""
-    total_bad = 0
-    for command in COMMANDS:
+def main(commands: list[str]) -> int:
+    """Try every case of `commands` (default: all); print tried / clean and the failures."""
+    total_bad, tried = 0, 0
+    for command in commands or COMMANDS:
         items = cases(command)
         bad = []
         for overrides, field in items:
@@ -153,12 +167,14 @@ def main() -> int:
             if not ok:
                 bad.append((overrides, why))
         total_bad += len(bad)
+        tried += len(items)
         print(f"{command:<12} tried {len(items):4d}  clean {len(items) - len(bad):4d}", flush=True)
         for overrides, why in bad:
             print(f"    {' '.join(overrides)}: {why}")
+    print(f"{'total':<12} tried {tried:4d}  clean {tried - total_bad:4d}")
     return 1 if total_bad else 0
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -166,3 +166,43 @@ def test_same_seed_same_arrivals_whatever_the_scenario():
             model.step()
         out.append(model.population.view("modality")[model.population.view("arrival") < 12].copy())
     assert len(out[0]) > 0 and np.array_equal(out[0], out[1])
+
+
+BUDGETS = "month,funder,budget_usd\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the file is empty"),
+    ("month,funder\n2024-01,eu_return_programme\n", "missing column 'budget_usd'"),
+    (BUDGETS + "2024-01,eu_return_programme,-5\n", "row 2, column 'budget_usd': must be >= 0"),
+    (BUDGETS + "2024-02,eu_return_programme,5\n2024-01,eu_return_programme,5\n", "ascending order"),
+    (BUDGETS + "2024-01,eu_return_programme,lots\n", "row 2, column 'budget_usd': must be a number"),
+    (BUDGETS + "2024-01,nobody,5\n", "row 2, column 'funder'"),
+])
+def test_cli_refuses_bad_budgets_file_with_exit_2_and_no_output(tmp_path, capsys, text, message):
+    path = write(tmp_path, text, "budgets.csv")
+    out = tmp_path / "out"
+    code = cli(["run", f"country.data.budgets={path}", f"output_dir={out}",
+                "model.horizon_months=6", "model.handover_start=3", "model.warmup_months=1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command, settings", [
+    ("compare", ["scenarios=[status_quo,abrupt_exit]", "replications=2"]),
+    ("sweep", ["replications=1"]),
+    ("stress", ["scenarios=[status_quo,abrupt_exit]", "futures=2", "stress=small"]),
+    ("sensitivity", ["space=tiny", "method=morris", "n=2"]),
+    ("validate", ["replications=2"]),
+    ("calibrate", ["particles=2", "generations=1", "oversample=1", "install=false"]),
+])
+def test_every_command_refuses_a_bad_data_file_before_writing(tmp_path, capsys, command, settings):
+    path = write(tmp_path, HEADER + "2024-01,forced,-3\n")
+    out = tmp_path / "out"
+    assert cli([command, *settings, f"country.data.arrivals={path}", f"output_dir={out}",
+                "model.horizon_months=12", "model.handover_start=6"]) == 2
+    err = capsys.readouterr().err
+    assert "row 2, column 'persons': must be >= 0" in err and str(path) in err
+    assert not out.exists()

@@ -184,3 +184,59 @@ def test_sweep_uses_the_same_parameter_set_for_replication_r_in_every_setting(tm
         run_sweep([f"grid={{{FACTOR}:[0.4,0.6]}}", "replications=2", f"posterior={post}",
                    f"output_dir={tmp_path / 'clash'}"], job_fn=echo_job, progress=False)
     assert not (tmp_path / "clash").exists()
+
+
+# --- validate and calibrate check every run with the shared pass (validate_jobs) -------------
+
+
+def test_validate_checks_every_posterior_parameter_set_before_writing(tmp_path, capsys):
+    """A posterior set the simulator would refuse stops validate: exit 2, nothing written."""
+    post = tmp_path / "post"
+    post.mkdir()
+    pd.DataFrame({"country.returnees.help_seeking": [0.3, 1.5], "weight": [0.5, 0.5]}).to_csv(
+        post / "posterior.csv", index=False)
+    (post / "space.yaml").write_text(yaml.safe_dump({"factors": [
+        {"path": "country.returnees.help_seeking", "dist": "unif", "bounds": [0, 1]}]}))
+    out = tmp_path / "val"
+    assert cli(["validate", "country=tunisia_like", f"target_file={small_targets(tmp_path, 5800)}",
+                f"posterior={post}", "replications=8", *SHORT, "model.scale=50",
+                f"output_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    assert "country.returnees.help_seeking" in err and "parameter_set=1" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("bounds, override, named", [
+    ([0.5, 1.5], None, "high end of its prior"),  # the prior reaches invalid values
+    ([0.2, 0.8], "country.arrivals.monthly_mean=inf", "country.arrivals.monthly_mean"),
+])
+def test_calibrate_checks_the_runs_at_the_ends_of_the_priors(tmp_path, capsys, bounds, override,
+                                                              named):
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"factors": [
+        {"path": "country.returnees.help_seeking", "dist": "unif", "bounds": bounds}]}))
+    out = tmp_path / "cal"
+    args = ["calibrate", "country=tunisia_like", f"target_file={small_targets(tmp_path, 5800)}",
+            f"space={space}", "particles=2", "generations=1", "oversample=1", "install=false",
+            *SHORT, f"output_dir={out}", *([override] if override else [])]
+    assert cli(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and named in err
+    assert not out.exists()
+
+
+def test_support_ends_bound_every_candidate():
+    from experiments.calibrate.abc import support_ends
+    from experiments.space import parse_space
+
+    space = parse_space({"factors": [
+        {"path": "country.returnees.help_seeking", "dist": "unif", "bounds": [0.1, 0.9]},
+        {"path": "country.arrivals.monthly_mean", "dist": "norm", "mean": 400, "sd": 10}]})
+    sets = dict(support_ends(space))
+    assert len(sets) == 1 + 2 * 2 + 2
+    low = sets["every factor at the low end of its prior"]
+    high = sets["every factor at the high end of its prior"]
+    assert low["country.returnees.help_seeking"] == 0.1 and high["country.returnees.help_seeking"] == 0.9
+    # an unbounded prior ends at its 1e-6 quantiles: 400 -+ 4.75 sd
+    assert low["country.arrivals.monthly_mean"] == pytest.approx(400 - 47.5, abs=0.1)
+    assert high["country.arrivals.monthly_mean"] == pytest.approx(400 + 47.5, abs=0.1)

@@ -63,6 +63,29 @@ def prior_of(space: Space):
     return pyabc.Distribution(**{f.name: prior_rv(f) for f in space.factors})
 
 
+def support_ends(space: Space) -> list[tuple[str, dict[str, Any]]]:
+    """Parameter sets at the ends of the priors' support, labelled; every candidate lies within.
+
+    Every factor at its median; each factor at its low and at its high end (the others at
+    their median); every factor at its low and at its high end together. Bounded priors end at their bounds;
+    unbounded ones (norm, lognorm) at their 1e-6 and 1 - 1e-6 quantiles.
+    """
+    def ends(f: Factor) -> tuple[Any, Any]:
+        if f.bounds is not None and f.dist in ("unif", "logunif", "triang", "truncnorm"):
+            return f.from_sample(f.bounds[0]), f.from_sample(f.bounds[1])
+        return f.ppf(1e-6), f.ppf(1 - 1e-6)
+
+    median = {f.name: f.ppf(0.5) for f in space.factors}
+    out = [("every factor at the median of its prior", median)]
+    for f in space.factors:
+        for end, value in zip(("low", "high"), ends(f)):
+            out.append((f"{f.name}={value} ({end} end of its prior)", {**median, f.name: value}))
+    for i, end in enumerate(("low", "high")):
+        out.append((f"every factor at the {end} end of its prior",
+                    {f.name: ends(f)[i] for f in space.factors}))
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     """ABC-SMC settings (validated by the calibrate command)."""

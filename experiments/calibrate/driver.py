@@ -32,14 +32,23 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from experiments.calibrate.abc import Settings, prior_rv, run_abc, weighted_interval
+from experiments.calibrate.abc import (
+    Settings,
+    prior_of,
+    prior_rv,
+    run_abc,
+    support_ends,
+    weighted_interval,
+)
+from experiments.calibrate.jobs import with_statistics
 from experiments.calibrate.targets import TARGET_DIR, TargetSet
 from experiments.calibrate.validate import optional_text, plot_validation, prepare, require_flag
-from experiments.config import CONFIG_DIR, ConfigError, require_fraction, require_int
+from experiments.config import CONFIG_DIR, ConfigError, require_fraction, require_int, require_seed
 from experiments.space import Space, apply_values, check_paths, load_space
 from experiments.study.atomic import write_csv_atomic
 from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
 from experiments.study.runner import replication_seeds
+from experiments.validation import validate_jobs
 
 SPACE_DIR = CONFIG_DIR / "calibrate"
 
@@ -50,6 +59,7 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     Raises:
         ConfigError: naming the field and what is allowed.
     """
+    require_seed(cfg)
     name = optional_text(cfg, "name", "letters, digits and _ only")
     if name is not None and not name.replace("_", "").isalnum():
         raise ConfigError(f"name: letters, digits and _ only, got {name!r}")
@@ -61,6 +71,22 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
         "level": float(require_fraction(cfg, "level", default=0.9)), "name": name,
         "install": install, "space": space,
     }
+
+
+def check_candidates(config: dict[str, Any], space: Space, targets: TargetSet) -> None:
+    """Every run calibration may make, checked before anything runs (`validate_jobs`).
+
+    Candidates are drawn inside the priors' support, so the runs at its ends (each factor
+    low and high, all low, all high; `abc.support_ends`) stand for all of them.
+
+    Raises:
+        ConfigError: a factor whose prior cannot be fitted (categorical), or a run
+            configuration the simulator would refuse, naming the field and the candidate.
+    """
+    prior_of(space)  # refuses categorical factors
+    probes = [{"config": with_statistics(apply_values(config, space, values), targets.statistics),
+               "candidate": label} for label, values in support_ends(space)]
+    validate_jobs(probes, ("candidate",))
 
 
 def load_calibration_space(name_or_path: str) -> Space:
@@ -149,6 +175,7 @@ def run_calibration(overrides: Sequence[str]) -> tuple[Path, pd.DataFrame, pd.Da
     if not targets.fitted():
         raise ConfigError(f"{targets.source}: no target has fit: true; nothing to calibrate")
     parse_executor(cfg.get("executor"))
+    check_candidates(config, space, targets)
     name = settings["name"] or f"{country}_calibrated"
     out = resolve_output_dir(cfg, "calibrate")
     if out.exists() and not out.is_dir():

@@ -34,6 +34,7 @@ from experiments.config import (
 from experiments.study.atomic import write_csv_atomic
 from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
 from experiments.study.runner import replication_seeds, run_study, study_failed
+from experiments.validation import validate_jobs
 
 
 def require_flag(cfg: dict[str, Any], key: str, default: bool) -> bool:
@@ -75,27 +76,21 @@ def parse_settings(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def prepare(overrides: Sequence[str], config_name: str = "validate"
             ) -> tuple[dict[str, Any], TargetSet, dict[str, Any]]:
-    """Compose and check the targets and the run they need, writing nothing.
+    """Compose the targets and the run they need, writing nothing.
 
     The targets file's `run` block (scenario, overrides) comes first; the user's overrides
-    win over it. Used by validate and calibrate.
+    win over it. Used by validate and calibrate; each then checks every run it will make
+    with `experiments.validation.validate_jobs`, the pass all commands share.
 
     Returns:
         (composed config, target set, run configuration).
     """
-    from scenarios import build_scenario
-    from sim import build_params
-
     overrides = list(overrides)
     cfg = compose(config_name, overrides)
     name = optional_text(cfg, "target_file", "a profile name or a path to a targets file")
     targets = load_targets(name or cfg["country"]["name"])
     cfg = compose(config_name, [f"scenario={targets.scenario}", *targets.overrides, *overrides])
-    config = run_config(cfg)
-    params = build_params(config)
-    build_scenario(config["scenario"], params.country,
-                   source=f"scenario '{config['scenario'].get('name', '?')}'")
-    return cfg, targets, config
+    return cfg, targets, run_config(cfg)
 
 
 def summarise(targets: TargetSet, runs: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -188,6 +183,7 @@ def main(overrides: list[str]) -> int:
         raise ConfigError(f"output_dir: '{out}' is a file, not a folder")
     jobs = build_jobs(config, targets, cfg["seed"], settings["replications"])
     posterior = apply_posterior(jobs, settings["posterior"], cfg["seed"], settings["replications"])
+    validate_jobs(jobs, ("replication", "parameter_set"))  # every run, before any file
     print(f"handover validate: country={config['country']['name']} scenario={config['scenario']['name']} "
           f"targets={targets.source} R={settings['replications']}"
           + (f" posterior={settings['posterior']}" if posterior is not None else ""))

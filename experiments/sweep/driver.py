@@ -321,6 +321,7 @@ def main(overrides: list[str]) -> int:
               and not c.endswith(("_mean", "_lo", "_hi"))]
     main_first = [o for o in MAIN_OUTCOMES if o in cfg_outcomes] or cfg_outcomes
     print(format_summary(summary, params, main_first))
+    print(json.loads((out / "manifest.json").read_text()).get("uncertainty", ""))
     print(f"\nresults in {out}/ (runs.parquet, summary.csv, figures/)")
     if failed:
         print(f"{failed} run(s) failed: see the error column of {out / 'runs.parquet'}",
