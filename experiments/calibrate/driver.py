@@ -48,6 +48,7 @@ from experiments.space import Space, apply_values, check_paths, load_space
 from experiments.study.atomic import write_csv_atomic
 from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
 from experiments.study.runner import replication_seeds
+from experiments.study.store import study_lock
 from experiments.validation import validate_jobs
 
 SPACE_DIR = CONFIG_DIR / "calibrate"
@@ -185,34 +186,34 @@ def run_calibration(overrides: Sequence[str]) -> tuple[Path, pd.DataFrame, pd.Da
     print(f"handover calibrate: country={country} factors={', '.join(space.names)} "
           f"targets={', '.join(t.name for t in targets.fitted())} "
           f"{abc.generations} generations x {abc.particles * abc.oversample} candidates x {abc.replications} runs")
-    out.mkdir(parents=True, exist_ok=True)
-    posterior, candidates = run_abc(config, space, targets, abc, out, cfg.get("executor"))
-    level = settings["level"]
-    fit = fit_table(targets, posterior, level)
-    summary = posterior_summary(space, posterior, level)
-    write_csv_atomic(posterior[[*space.names, "weight", "distance", *[t.name for t in targets.targets]]],
-                     out / "posterior.csv")
-    (out / "space.yaml").write_text(yaml.safe_dump(space_as_data(space), sort_keys=False))
-    write_csv_atomic(candidates, out / "candidates.csv")
-    write_csv_atomic(fit, out / "fit.csv")
-    write_csv_atomic(summary, out / "posterior_summary.csv")
-    plot_validation(fit, out / "fit.png", f"{country}: targets vs calibrated model (posterior, {level:.0%})")
-    plot_posterior(space, candidates, summary, out / "posterior.png")
-    profile = calibrated_profile(cfg["country"], space, summary, name)
-    (out / "country").mkdir(exist_ok=True)
-    text = (f"# Calibrated by `handover calibrate` ({out}); posterior means of "
-            f"{', '.join(space.names)}.\n" + yaml.safe_dump(profile, sort_keys=False))
-    (out / "country" / f"{name}.yaml").write_text(text)
-    if settings["install"]:
-        (CONFIG_DIR / "country" / f"{name}.yaml").write_text(text)
-        shutil.copyfile(targets.source, TARGET_DIR / f"{name}.yaml")
-    write_manifest(out, manifest(
-        cfg, int(cfg["seed"]), "calibrate", started_utc=started,
-        seeds=replication_seeds(int(cfg["seed"]), settings["replications"]),
-        counts={"candidates": len(candidates), "posterior": len(posterior),
-                "targets": len(targets.targets), "parameters": len(space.names)},
-        space=space_as_data(space)))
-    return out, fit, summary
+    with study_lock(out):  # one study per folder; refused runs leave nothing
+        posterior, candidates = run_abc(config, space, targets, abc, out, cfg.get("executor"))
+        level = settings["level"]
+        fit = fit_table(targets, posterior, level)
+        summary = posterior_summary(space, posterior, level)
+        write_csv_atomic(posterior[[*space.names, "weight", "distance", *[t.name for t in targets.targets]]],
+                         out / "posterior.csv")
+        (out / "space.yaml").write_text(yaml.safe_dump(space_as_data(space), sort_keys=False))
+        write_csv_atomic(candidates, out / "candidates.csv")
+        write_csv_atomic(fit, out / "fit.csv")
+        write_csv_atomic(summary, out / "posterior_summary.csv")
+        plot_validation(fit, out / "fit.png", f"{country}: targets vs calibrated model (posterior, {level:.0%})")
+        plot_posterior(space, candidates, summary, out / "posterior.png")
+        profile = calibrated_profile(cfg["country"], space, summary, name)
+        (out / "country").mkdir(exist_ok=True)
+        text = (f"# Calibrated by `handover calibrate` ({out}); posterior means of "
+                f"{', '.join(space.names)}.\n" + yaml.safe_dump(profile, sort_keys=False))
+        (out / "country" / f"{name}.yaml").write_text(text)
+        if settings["install"]:
+            (CONFIG_DIR / "country" / f"{name}.yaml").write_text(text)
+            shutil.copyfile(targets.source, TARGET_DIR / f"{name}.yaml")
+        write_manifest(out, manifest(
+            cfg, int(cfg["seed"]), "calibrate", started_utc=started,
+            seeds=replication_seeds(int(cfg["seed"]), settings["replications"]),
+            counts={"candidates": len(candidates), "posterior": len(posterior),
+                    "targets": len(targets.targets), "parameters": len(space.names)},
+            space=space_as_data(space)))
+        return out, fit, summary
 
 
 def space_as_data(space: Space) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from experiments.config import (
 from experiments.study.atomic import write_csv_atomic
 from experiments.study.outputs import manifest, resolve_output_dir, utc_now, write_manifest
 from experiments.study.runner import replication_seeds, run_study, study_failed
+from experiments.study.store import study_lock
 from experiments.validation import validate_jobs
 
 
@@ -187,22 +188,22 @@ def main(overrides: list[str]) -> int:
     print(f"handover validate: country={config['country']['name']} scenario={config['scenario']['name']} "
           f"targets={targets.source} R={settings['replications']}"
           + (f" posterior={settings['posterior']}" if posterior is not None else ""))
-    out.mkdir(parents=True, exist_ok=True)
-    runs = run_study(jobs, target_job, out, cfg.get("executor"), label="validate")
-    table = summarise(targets, runs, settings["level"])
-    write_csv_atomic(table, out / "validation.csv")
-    plot_validation(table, out / "validation.png",
-                    f"{config['country']['name']}: model vs targets (R={settings['replications']})")
-    write_manifest(out, manifest(
-        cfg, int(cfg["seed"]), "validate", seeds=[j["seed"] for j in jobs], started_utc=started,
-        counts={"runs": len(runs), "failed": study_failed(runs), "targets": len(table),
-                "missed": int((table["within_tolerance"] == "no").sum())},
-        study=runs.attrs.get("study", {})))
-    print(format_table(table))
-    missed = int((table["within_tolerance"] == "no").sum())
-    print(f"\n{len(table) - missed} of {len(table)} targets within tolerance; "
-          f"wrote {out}/: validation.csv validation.png runs.parquet manifest.json")
-    if study_failed(runs):
-        print(f"warning: {study_failed(runs)} run(s) failed; see runs.parquet")
-        return 1
-    return 1 if (settings["strict"] and missed) else 0
+    with study_lock(out):  # one study per folder; refused runs leave nothing
+        runs = run_study(jobs, target_job, out, cfg.get("executor"), label="validate")
+        table = summarise(targets, runs, settings["level"])
+        write_csv_atomic(table, out / "validation.csv")
+        plot_validation(table, out / "validation.png",
+                        f"{config['country']['name']}: model vs targets (R={settings['replications']})")
+        write_manifest(out, manifest(
+            cfg, int(cfg["seed"]), "validate", seeds=[j["seed"] for j in jobs], started_utc=started,
+            counts={"runs": len(runs), "failed": study_failed(runs), "targets": len(table),
+                    "missed": int((table["within_tolerance"] == "no").sum())},
+            study=runs.attrs.get("study", {})))
+        print(format_table(table))
+        missed = int((table["within_tolerance"] == "no").sum())
+        print(f"\n{len(table) - missed} of {len(table)} targets within tolerance; "
+              f"wrote {out}/: validation.csv validation.png runs.parquet manifest.json")
+        if study_failed(runs):
+            print(f"warning: {study_failed(runs)} run(s) failed; see runs.parquet")
+            return 1
+        return 1 if (settings["strict"] and missed) else 0

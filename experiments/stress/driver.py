@@ -426,9 +426,9 @@ def run_stress(
     check_discovery(settings.discovery_options)
     keep = [j["replication"] < settings.timeseries_replications for j in jobs]
     with study_lock(out):  # refused before any file is written if another study holds it
-        write_csv_atomic(futures, out / "futures.csv")
         runs = run_study(jobs, job_fn, out, executor_cfg, label="stress", progress=progress,
                          keep_series=keep)
+        write_csv_atomic(futures, out / "futures.csv")  # once runs exist: a refused study leaves none
         return _finish(out, cfg, overrides, settings, space, futures, seeds, runs,
                        uncertainty_note(posterior), started)
 

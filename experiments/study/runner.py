@@ -240,8 +240,7 @@ def run_study(
 def _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label, progress, retry_failed,
                 keep):
     """The body of `run_study` while holding the store lock."""
-    existed = output_dir.exists()
-    with store.lock():
+    with store.lock():  # refused before any result (scheduler unreachable): nothing left
         found = store.load(need_series=keep)
         results = {
             k: row for k, row in found.items()
@@ -252,9 +251,6 @@ def _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label, progress
         try:
             if pending:
                 _run_pending(pending, fn, spec, store, results, bar)
-        except ConfigError:  # e.g. scheduler unreachable: leave no empty study folder
-            _remove_empty_study(store, None if existed else output_dir)
-            raise
         finally:
             bar.close()
         _write_table(_assemble(jobs, keys, results), output_dir / RUNS_FILE)
@@ -292,16 +288,6 @@ def load_series(output_dir: Path | str, table: pd.DataFrame, keys: Sequence[str]
             df.insert(0, key, rec[key])
         parts.append(df)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def _remove_empty_study(store: ResultStore, output_dir: Path | None) -> None:
-    """Remove a store holding no results (and `output_dir`, if given and then empty)."""
-    if store.files():
-        return
-    (store.root / ".lock").unlink(missing_ok=True)
-    for folder in (store.root, output_dir):
-        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
 
 
 def _run_pending(pending, fn, spec, store, results, bar) -> None:

@@ -28,6 +28,7 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,6 +143,10 @@ def study_lock(output_dir: Path | str) -> Iterator[None]:
     figures, report) to its last, so a second command on the same folder is refused before
     it writes anything. The OS releases the lock when the process dies, even on kill -9.
 
+    A study refused with a `ConfigError` inside the lock (e.g. an unreachable scheduler)
+    before any run finished leaves nothing behind: the folders this lock created (the
+    study folder, or only `store/` in a folder that existed before) are removed.
+
     Raises:
         ConfigError: another process holds the lock (a study is running there).
     """
@@ -154,6 +159,11 @@ def study_lock(output_dir: Path | str) -> Iterator[None]:
         finally:
             held[1] -= 1
         return
+    created = None  # the outermost folder this lock creates (removed if refused, see above)
+    for folder in (root, *root.parents):
+        if folder.exists():
+            break
+        created = folder
     root.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
@@ -174,6 +184,10 @@ def study_lock(output_dir: Path | str) -> Iterator[None]:
 
             remove_temp_files(root.parent)  # left by a killed writer; none is live now
             yield
+        except ConfigError:
+            if created is not None and not any(created.rglob("part-*.parquet")):
+                shutil.rmtree(created, ignore_errors=True)  # refused before any result
+            raise
         finally:
             del _HELD[root]
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
