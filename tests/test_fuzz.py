@@ -1,6 +1,6 @@
 """Property-based fuzz tests (hypothesis).
 
-1. Bad overrides, drawn from the catalogue in tests/badinputs.py for all five commands,
+1. Bad overrides, drawn from the catalogue in tests/badinputs.py for all seven commands,
    are refused with exit status 2, an error naming the field, no traceback and no file.
    Validation happens before any run, so each example costs only composition.
 2. Valid configurations drawn from documented ranges keep the model's invariants on tiny

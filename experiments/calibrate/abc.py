@@ -64,11 +64,12 @@ def prior_of(space: Space):
 
 
 def support_ends(space: Space) -> list[tuple[str, dict[str, Any]]]:
-    """Parameter sets at the ends of the priors' support, labelled; every candidate lies within.
+    """Labelled parameter sets at the ends of the priors' support (candidates lie within).
 
     Every factor at its median; each factor at its low and at its high end (the others at
-    their median); every factor at its low and at its high end together. Bounded priors end at their bounds;
-    unbounded ones (norm, lognorm) at their 1e-6 and 1 - 1e-6 quantiles.
+    their median); every factor at its low and at its high end together. Bounded priors
+    end at their bounds, unbounded ones (norm, lognorm) at their 1e-6 and 1 - 1e-6
+    quantiles.
     """
     def ends(f: Factor) -> tuple[Any, Any]:
         if f.bounds is not None and f.dist in ("unif", "logunif", "triang", "truncnorm"):
