@@ -50,6 +50,9 @@ CASES = [
     (6, "stress", ["discovery.mass_min=-1"], "discovery.mass_min"),
     (6, "run", ["+anything=1"], "anything"),
     (6, "calibrate", ["+model.scal=4"], "model.scal"),
+    # a base value every sample point replaces (space=tiny varies help_seeking) is still read
+    (6, "sensitivity", ["country.returnees.help_seeking=inf"], "country.returnees.help_seeking"),
+    (6, "calibrate", ["space=afile"], "space"),  # a file that is not a space
     # 7. refused, but files used to be left behind
     (7, "sensitivity", ["executor=dask", "executor.address=not-a-url"], "executor.address"),
     (7, "sensitivity", ["outcomes=[nope]"], "outcomes"),

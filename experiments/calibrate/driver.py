@@ -91,8 +91,17 @@ def check_candidates(config: dict[str, Any], space: Space, targets: TargetSet) -
 
 
 def load_calibration_space(name_or_path: str) -> Space:
-    """The factors to fit: configs/calibrate/<name>.yaml or a path (experiments/space.py format)."""
-    return load_space(name_or_path, folder=SPACE_DIR)
+    """The factors to fit: configs/calibrate/<name>.yaml or a path (experiments/space.py format).
+
+    Raises:
+        ConfigError: naming `space` and, for a bad file, the file and its field.
+    """
+    try:
+        return load_space(name_or_path, folder=SPACE_DIR)
+    except ConfigError as err:
+        if str(err).startswith("space:"):
+            raise
+        raise ConfigError(f"space: {err}") from None
 
 
 def fit_table(targets: TargetSet, posterior: pd.DataFrame, level: float) -> pd.DataFrame:

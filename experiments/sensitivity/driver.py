@@ -211,6 +211,7 @@ def run_sensitivity(overrides: list[str], job_fn: Callable[[dict], dict] | None 
 
     parse_executor(cfg.get("executor"))  # before any file: the lock below creates store/
     if job_fn is None:  # every sample point, as the simulator will read it
+        validate_jobs([{"config": base}])  # also values the factors replace: a typo is no less bad
         validate_jobs(model.jobs(design.X, seeds["replications"][:1]), ("point",))
     with study_lock(out):
         n_runs = len(design.X) * s.replications
