@@ -83,19 +83,59 @@ def compose(config_name: str, overrides: list[str] | None = None) -> dict[str, A
         overrides = _group_choices(overrides, search)
         if any(search.iterdir()):
             overrides.append(f"hydra.searchpath=[file://{search}]")
-        GlobalHydra.instance().clear()
-        try:
-            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-                cfg = hydra_compose(config_name=config_name, overrides=overrides)
-                out = OmegaConf.to_container(cfg, resolve=True)
-        except (HydraException, OmegaConfBaseException) as err:
-            raise ConfigError(_explain(err, config_name)) from None
-        finally:
+        for _ in range(len(overrides) + 1):  # once more per list item named by its name
             GlobalHydra.instance().clear()
+            try:
+                with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+                    cfg = hydra_compose(config_name=config_name, overrides=overrides)
+                    out = OmegaConf.to_container(cfg, resolve=True)
+                break
+            except (HydraException, OmegaConfBaseException) as err:
+                raise ConfigError(_explain(err, config_name)) from None
+            except TypeError as err:  # OmegaConf: a list indexed by a name
+                GlobalHydra.instance().clear()
+                overrides = _index_named_item(str(err), overrides, config_name)
+            finally:
+                GlobalHydra.instance().clear()
     finally:
         shutil.rmtree(search, ignore_errors=True)
     _refuse_added_keys(overrides, config_name, out)
     return out
+
+
+def _index_named_item(error: str, overrides: list[str], config_name: str) -> list[str]:
+    """Rewrite the override that names a list item by its `name` to use its position.
+
+    `country.funders.treasury.fiscal_space=0.5` becomes `country.funders.2.fiscal_space=0.5`
+    when the treasury is item 2 of `country.funders` (as factors in configs/sa and
+    configs/stress name them). Hydra itself only takes positions.
+
+    Raises:
+        ConfigError: no list item has that name (naming the key and the allowed names).
+    """
+    import re
+
+    match = re.search(r"Index '([^']+)' \(str\) is not an int", error)
+    name = match.group(1) if match else None
+    for k, item in enumerate(overrides):
+        key, sep, value = item.partition("=")
+        parts = key.lstrip("+~").split(".")
+        if name is None or name not in parts[1:]:
+            continue
+        j = parts.index(name, 1)
+        base = compose(config_name, overrides[:k] + overrides[k + 1:])
+        try:
+            items = get_dotted(base, ".".join(parts[:j]))
+        except ConfigError:
+            items = None
+        names = [x.get("name") for x in items if isinstance(x, dict)] if isinstance(items, list) else []
+        if name not in names:
+            raise ConfigError(f"{key.lstrip('+~')}: no item named '{name}' in "
+                              f"{'.'.join(parts[:j])}; allowed: {', '.join(map(str, names)) or 'none'}")
+        prefix = key[: len(key) - len(key.lstrip("+~"))]
+        parts[j] = str(names.index(name))
+        return [*overrides[:k], f"{prefix}{'.'.join(parts)}{sep}{value}", *overrides[k + 1:]]
+    raise ConfigError(f"an override indexes a list with a name: {error}")
 
 
 def _refuse_environment(overrides: list[str]) -> None:

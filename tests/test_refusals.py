@@ -53,6 +53,11 @@ CASES = [
     # a base value every sample point replaces (space=tiny varies help_seeking) is still read
     (6, "sensitivity", ["country.returnees.help_seeking=inf"], "country.returnees.help_seeking"),
     (6, "calibrate", ["space=afile"], "space"),  # a file that is not a space
+    # ... and likewise a value every grid setting or every future replaces
+    (6, "sweep", ["grid={country.returnees.help_seeking:[0.2,0.4]}",
+                  "country.returnees.help_seeking=inf"], "country.returnees.help_seeking"),
+    (6, "stress", ["stress=small", "country.funders.treasury.fiscal_space=inf"],
+     "country.funders.treasury.fiscal_space"),
     # 7. refused, but files used to be left behind
     (7, "sensitivity", ["executor=dask", "executor.address=not-a-url"], "executor.address"),
     (7, "sensitivity", ["outcomes=[nope]"], "outcomes"),
@@ -109,3 +114,20 @@ def test_run_refuses_a_non_empty_folder_before_simulating(tmp_path, capsys, monk
     (tmp_path / "used" / "x.txt").write_text("x")
     assert cli.main(["run", f"output_dir={tmp_path / 'used'}"]) == 2
     assert "already exists and is not empty" in capsys.readouterr().err
+
+
+def test_a_list_item_may_be_named_by_its_name_in_an_override():
+    """`country.funders.treasury.x=v` sets what `country.funders.<its position>.x=v` sets
+    (factors in configs/sa and configs/stress name items the same way); an unknown name is
+    refused with the allowed names."""
+    from experiments.config import ConfigError, compose, get_dotted
+
+    base = compose("run")
+    names = [f["name"] for f in base["country"]["funders"]]
+    i = names.index("treasury")
+    by_name = compose("run", ["country.funders.treasury.fiscal_space=0.37"])
+    by_index = compose("run", [f"country.funders.{i}.fiscal_space=0.37"])
+    assert by_name == by_index
+    assert get_dotted(by_name, "country.funders.treasury.fiscal_space") == 0.37
+    with pytest.raises(ConfigError, match="no item named 'nobody' in country.funders; allowed: .*treasury"):
+        compose("run", ["country.funders.nobody.fiscal_space=0.5"])

@@ -422,7 +422,9 @@ def run_stress(
 
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], settings.replications,
                                 avoid=[f.path for f in space.factors])
-    validate_jobs(jobs, ("scenario", "future"))  # every scenario in every future
+    # every scenario as given (also values the futures replace), then in every future
+    validate_jobs([{"config": rc, "scenario": n} for n, rc in run_configs.items()], ("scenario",))
+    validate_jobs(jobs, ("scenario", "future"))
     check_discovery(settings.discovery_options)
     keep = [j["replication"] < settings.timeseries_replications for j in jobs]
     with study_lock(out):  # refused before any file is written if another study holds it

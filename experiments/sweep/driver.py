@@ -156,6 +156,12 @@ def _tag_value(value: Any) -> Any:
     return value
 
 
+def base_configs(overrides: Sequence[str], plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Scenario name -> its run configuration with the user's overrides, before any setting."""
+    return {n: run_config(compose("sweep", [*overrides, f"scenario={n}"]))
+            for n in plan["scenarios"]}
+
+
 def build_jobs(overrides: Sequence[str], plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Job specs: setting x scenario x replication (that order, replication fastest).
 
@@ -169,8 +175,7 @@ def build_jobs(overrides: Sequence[str], plan: dict[str, Any]) -> list[dict[str,
     Raises:
         ConfigError: a setting names an unknown path or a value of the wrong kind.
     """
-    configs = {n: run_config(compose("sweep", [*overrides, f"scenario={n}"]))
-               for n in plan["scenarios"]}
+    configs = base_configs(overrides, plan)
     jobs = []
     for i, setting in enumerate(plan["settings"]):
         for name in plan["scenarios"]:
@@ -268,6 +273,9 @@ def run_sweep(
     posterior = apply_posterior(jobs, cfg.get("posterior"), cfg["seed"], len(plan["seeds"]),
                                 avoid=[f.path for f in plan["space"].factors])
     if job_fn is None:  # every setting x scenario as the simulator reads it, before any file
+        # also the values a setting replaces: a bad value given by hand is no less bad
+        validate_jobs([{"config": c, "scenario": n} for n, c in base_configs(overrides, plan).items()],
+                      ("scenario",))
         validate_jobs(jobs, ("setting", "scenario"))
     check_outcomes(plan["outcomes"])
     fn = job_fn or _default_job_fn()
