@@ -144,7 +144,7 @@ def tidy_outcomes(runs: pd.DataFrame, keys: Iterable[str] = _KEYS) -> pd.DataFra
         risks["gap_risk_any_group"] = risks[named].max(axis=1)
     out = pd.concat([out.drop(columns=list(flags.values())), risks,
                      grouped.size().rename("replications")], axis=1)
-    return out.reset_index()
+    return out.copy().reset_index()  # copy: one block per dtype before the keys are inserted
 
 
 def versus_reference(table: pd.DataFrame, reference: str = COUNTERFACTUAL,
