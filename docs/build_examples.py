@@ -158,6 +158,17 @@ EXAMPLES: tuple[Example, ...] = (
         files={"indices.csv": ("outcome", "factor"), "runs.parquet": ()},
         small=("space=tiny", "n=2", "executor=serial", "executor.workers=1", *SMALL_RUN),
     ),
+    Example(
+        name="sensitivity-sobol-grouped",
+        command="handover sensitivity method=sobol grouped=true n=128 replications=1 "
+                "model.scale=200 \\\n    executor=processes executor.workers=2",
+        docs=("docs/sensitivity.md",),
+        output=False,  # the worked example shows the figure and discusses the numbers
+        figures={"fig_indices_coverage.png": "sensitivity_sobol_grouped_coverage.png"},
+        files={"indices.csv": ("outcome", "factor", "index", "value", "conf"),
+               "convergence.csv": ()},
+        small=("space=tiny", "n=2", "executor=serial", "executor.workers=1", *SMALL_RUN),
+    ),
 )
 
 #: Settings tables: (document, marker name, config file) generated from the config's comments.
