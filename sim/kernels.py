@@ -23,11 +23,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.domain import Episode
+from sim.domain import AREAS, DIMENSIONS, Episode
 
-NONE, LATENT, WAITING, IN_SERVICE, DONE, INTERRUPTED = (
+#: Columns of the per-area and per-dimension arrays. Module constants are compile-time
+#: constants to numba: the inner loops over areas are unrolled (about twice as fast as a
+#: loop bounded by `ep.shape[1]`).
+N_AREAS = len(AREAS)
+N_DIMS = len(DIMENSIONS)
+
+NONE, LATENT, WAITING, IN_SERVICE, DONE, INTERRUPTED, ENDED = (
     int(Episode.NONE), int(Episode.LATENT), int(Episode.WAITING), int(Episode.IN_SERVICE),
-    int(Episode.DONE), int(Episode.INTERRUPTED))
+    int(Episode.DONE), int(Episode.INTERRUPTED), int(Episode.ENDED))
 
 # Tables indexed by the episode code: looking a state up is cheaper than branching on it
 # (the states of neighbouring cells are unpredictable).
@@ -53,16 +59,16 @@ def episodes(act, ep, ep_transfer, state, transferred):
     Returns:
         rows, areas (int64).
     """
-    n_areas = ep.shape[1]
-    rows = np.empty(len(act) * n_areas, np.int64)
-    areas = np.empty(len(act) * n_areas, np.int64)
+    rows = np.empty(len(act) * N_AREAS, np.int64)
+    areas = np.empty(len(act) * N_AREAS, np.int64)
     k = 0
     for row in act:
-        for a in range(n_areas):
+        for a in range(N_AREAS):
             s = ep[row, a]
-            rows[k] = row
-            areas[k] = a
-            k += (s == state) | ((s == INTERRUPTED) & (ep_transfer[row, a] == transferred))  # no branch
+            if s == state or (s == INTERRUPTED and ep_transfer[row, a] == transferred):
+                rows[k] = row
+                areas[k] = a
+                k += 1
     return rows[:k], areas[:k]
 
 
@@ -80,25 +86,31 @@ def seek(act, ep, ep_transfer, ep_wait_since, ep_u, modality, profile, registere
     Returns:
         rows, areas (int64), latent (bool: latent rather than interrupted), probability.
     """
-    n_areas = ep.shape[1]
-    rows, areas = episodes(act, ep, ep_transfer, LATENT, False)
+    n = len(act) * N_AREAS
+    rows = np.empty(n, np.int64)
+    areas = np.empty(n, np.int64)
+    latent = np.empty(n, np.bool_)
+    prob = np.empty(n, np.float64)
+    k = 0
     for row in act:
-        for a in range(n_areas):
-            if ep[row, a] == WAITING and t - ep_wait_since[row, a] >= patience:
+        # Per-row terms in locals: the compiler cannot keep them in registers across the
+        # stores below (it cannot prove the arrays do not overlap).
+        cell0 = (modality[row] * n_profiles + profile[row]) * N_AREAS
+        p_gov = help_seeking * (1.0 if registered[row] else unregistered_factor) * np.float64(trust_gov[row])
+        p_ext = help_seeking * (1.0 if registered[row] else unregistered_factor) * np.float64(trust_ext[row])
+        for a in range(N_AREAS):
+            s = ep[row, a]
+            if s == LATENT or (s == INTERRUPTED and not ep_transfer[row, a]):
+                rows[k] = row
+                areas[k] = a
+                latent[k] = s == LATENT
+                prob[k] = p_gov if ep_u[row, a] < threshold[cell0 + a] else p_ext
+                k += 1
+            elif s == WAITING and t - ep_wait_since[row, a] >= patience:
+                # given up: latent again, but not a seeker before next month
                 ep[row, a] = LATENT
                 ep_wait_since[row, a] = -1
-    k = len(rows)
-    latent = np.empty(k, np.bool_)
-    prob = np.empty(k, np.float64)
-    for i in range(k):
-        row, a = rows[i], areas[i]
-        national = national_channel(ep_u[row, a], modality[row], profile[row], a, n_profiles,
-                                    n_areas, threshold)
-        trust = trust_gov[row] if national else trust_ext[row]
-        reg = 1.0 if registered[row] else unregistered_factor
-        latent[i] = ep[row, a] == LATENT
-        prob[i] = help_seeking * reg * np.float64(trust)
-    return rows, areas, latent, prob
+    return rows[:k], areas[:k], latent[:k], prob[:k]
 
 
 @njit(cache=True)
@@ -125,15 +137,13 @@ def deliver(act, ep, ep_provider, ep_referral, ep_months, ep_duration, score, re
     Returns:
         The rows with at least one episode done this month (ascending).
     """
-    n_areas = ep.shape[1]
-    n_dims = score.shape[1]
     done_rows = np.empty(len(act), np.int64)
     n_done = 0
-    unmet = np.zeros(n_dims, np.bool_)
+    unmet = np.zeros(N_DIMS, np.bool_)
     for row in act:
         unmet[:] = False
         served = False
-        for a in range(n_areas):
+        for a in range(N_AREAS):
             s = ep[row, a]
             unmet[area_dim[a]] |= OPEN[s]
             if s == IN_SERVICE:
@@ -142,17 +152,17 @@ def deliver(act, ep, ep_provider, ep_referral, ep_months, ep_duration, score, re
                 factor = referral_factor if ep_referral[row, a] else 1.0
                 gain = np.float32(service_gain * quality[ep_provider[row, a], a] * factor)
                 score[row, d] = score[row, d] + gain
-        for d in range(n_dims):
+        for d in range(N_DIMS):
             if unmet[d]:
                 score[row, d] = np.float32(np.float64(score[row, d]) - unmet_decay)
         s0 = np.float64(score[row, 0])
         score[row, 0] = np.float32(s0 + context_pull * (econ_target[region[row]] - s0))
-        for d in range(n_dims):
+        for d in range(N_DIMS):
             score[row, d] = min(max(score[row, d], np.float32(0.0)), np.float32(1.0))
         if not served:
             continue
         any_done = False
-        for a in range(n_areas):
+        for a in range(N_AREAS):
             if ep[row, a] != IN_SERVICE:
                 continue
             ep_months[row, a] += 1
@@ -186,7 +196,6 @@ def drop_and_hazard_terms(act, ep, ep_interrupted, ep_transfer, ep_wait_since, s
         episode done) per active row; the number of episodes dropped.
     """
     n = len(act)
-    n_areas = ep.shape[1]
     exponent = np.empty(n, np.float64)
     follow = np.empty(n, np.float64)
     idle = np.empty(n, np.bool_)
@@ -199,7 +208,7 @@ def drop_and_hazard_terms(act, ep, ep_interrupted, ep_transfer, ep_wait_since, s
         n_open = 0
         busy = False
         done = False
-        for a in range(n_areas):
+        for a in range(N_AREAS):
             s = ep[row, a]
             if s == INTERRUPTED and t - ep_interrupted[row, a] + 1 >= tolerance:
                 s = LATENT
@@ -233,14 +242,13 @@ def update_trust(act, ep, ep_provider, ep_u, modality, profile, trust_gov, is_na
     Returns:
         Waiting and open (latent, waiting, interrupted) episodes of the active rows.
     """
-    n_areas = ep.shape[1]
     learning32, reversion32, norm32 = np.float32(learning), np.float32(reversion), np.float32(norm)
     n_waiting = 0
     n_open = 0
     for row in act:
         served = False
         waiting = False
-        for a in range(n_areas):
+        for a in range(N_AREAS):
             s = ep[row, a]
             n_open += OPEN[s]
             p = ep_provider[row, a]
@@ -248,7 +256,7 @@ def update_trust(act, ep, ep_provider, ep_u, modality, profile, trust_gov, is_na
             if s == WAITING:
                 n_waiting += 1
                 waiting |= national_channel(ep_u[row, a], modality[row], profile[row], a, n_profiles,
-                                            n_areas, threshold)
+                                            N_AREAS, threshold)
         step = np.float32(1.0) if served else (np.float32(-1.0) if waiting else np.float32(0.0))
         trust = trust_gov[row]
         delta = learning32 * step
@@ -273,7 +281,6 @@ def match_terms(rows, areas, ep, ep_transfer, ep_u, ep_interrupted, ep_wait_sinc
         transfer (interrupted), national (national channel), p_match (float64), since (int32).
     """
     n = len(rows)
-    n_areas = ep.shape[1]
     transfer = np.empty(n, np.bool_)
     national = np.empty(n, np.bool_)
     p_match = np.empty(n, np.float64)
@@ -286,7 +293,7 @@ def match_terms(rows, areas, ep, ep_transfer, ep_u, ep_interrupted, ep_wait_sinc
         interrupted = ep[row, a] == INTERRUPTED
         warm = interrupted and ep_transfer[row, a]  # transferred under an exit plan
         transfer[i] = interrupted
-        national[i] = national_channel(ep_u[row, a], mod, prof, a, n_profiles, n_areas, threshold) or warm
+        national[i] = national_channel(ep_u[row, a], mod, prof, a, n_profiles, N_AREAS, threshold) or warm
         case_national = not eligible[mod, prof] or u_case[row] < case_share[prof]
         if warm:
             p_match[i] = np.float64(handoff32 * (rest32 + w32 * trust_gov[row]))
@@ -313,3 +320,72 @@ def first_eligible(national, serves_national, serves_cell, cell, severe, by_refe
         out[k] = i
         k += 1
     return out[:k]
+
+
+@njit(cache=True)
+def assign(rows, areas, pick, provider, by_referral, external, t, lo, hi, smin32, span32,
+           keep32, e32, ep, ep_provider, ep_referral, ep_external, ep_severity, ep_u_duration,
+           ep_duration, ep_first_served, ep_interrupted, ep_transfer, ever_external, taken):
+    """Step 6: provider `provider` takes the requests `pick` (indices into rows, areas), in place.
+
+    Each episode goes into service with this provider; its length in months is
+    min(hi, lo + floor(pos x (hi - lo + 1))) with pos = keep x u_duration + e x
+    clip((severity - smin) / span, 0, 1), all in float32 as numpy computed it (the
+    constants arrive as float32: `keep` = 1 - e). A first service is dated t.
+    """
+    width32 = np.float32(hi - lo + 1)
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    zero32, one32 = np.float32(0.0), np.float32(1.0)
+    for i in pick:
+        row, a = rows[i], areas[i]
+        ep[row, a] = IN_SERVICE
+        ep_provider[row, a] = provider
+        ep_referral[row, a] = by_referral[a]
+        ep_external[row, a] = external
+        s = (ep_severity[row, a] - smin32) / span32
+        pos = keep32 * ep_u_duration[row, a] + e32 * min(max(s, zero32), one32)
+        ep_duration[row, a] = np.int16(min(hi32, lo32 + np.floor(pos * width32)))
+        if ep_first_served[row, a] < 0:
+            ep_first_served[row, a] = t
+        if external:
+            ever_external[row] = True
+        ep_interrupted[row, a] = -1
+        ep_transfer[row, a] = False
+        taken[i] = True
+
+
+@njit(cache=True)
+def close_files(act, leaves, idle, arrival, follow_until, t, monitoring, ep, ep_provider, status,
+                exit_month, load, remigrated, closed):
+    """Step 8 after the draws: files end, in place; returns the rows still active.
+
+    A returnee who `leaves` re-migrates; one who stays is closed when the monitoring
+    period is over (t - arrival + 1 >= monitoring) or when nothing is open or in service
+    (`idle`) and follow-up ended before t. An ended file's episodes in service end and
+    free their provider's place (`load`).
+
+    Returns:
+        The active rows that stay (ascending), and the numbers re-migrated and closed.
+    """
+    keep = np.empty(len(act), np.int64)
+    n_keep = n_left = n_closed = 0
+    for i in range(len(act)):
+        row = act[i]
+        if leaves[i]:
+            code = remigrated
+            n_left += 1
+        elif t - arrival[row] + 1 >= monitoring or (idle[i] and follow_until[row] < t):
+            code = closed
+            n_closed += 1
+        else:
+            keep[n_keep] = row
+            n_keep += 1
+            continue
+        status[row] = code
+        exit_month[row] = t
+        for a in range(N_AREAS):
+            if ep[row, a] == IN_SERVICE:
+                load[ep_provider[row, a]] -= 1
+                ep[row, a] = ENDED
+                ep_provider[row, a] = -1
+    return keep[:n_keep], n_left, n_closed

@@ -70,6 +70,22 @@ def _latest_record(model: "HandoverModel", key: str) -> float:
     return model.records[-1][key]
 
 
+class RecordCollector(mesa.DataCollector):
+    """Mesa's DataCollector over the model's monthly records (one reporter per key).
+
+    `collect` appends the month just recorded directly: the values are numbers, so the
+    generic path (a reporter call and a deep copy per value, about 1 ms a month) is not
+    needed. Tables and dataframes are Mesa's own.
+    """
+
+    def collect(self, model: "HandoverModel") -> None:
+        """Append the latest record's values (phase 10)."""
+        self._collection_steps.append(model.time)
+        row = model.records[-1]
+        for key, values in self.model_vars.items():
+            values.append(row[key])
+
+
 class NoScenario:
     """Nothing handed over, donors as planned: the neutral scenario."""
 
@@ -437,29 +453,20 @@ class HandoverModel(mesa.Model):
         """Provider p takes the requests `pick` (indices into rows, areas; at most its free places)."""
         if len(pick) == 0:
             return
-        r, a = rows[pick], areas[pick]
         pop = self.population
         lo, hi = p.spec.assist_months
-        pop.ep[r, a] = Episode.IN_SERVICE
-        pop.ep_provider[r, a] = p.index
-        pop.ep_referral[r, a] = p.by_referral[a]
-        pop.ep_external[r, a] = p.external
         # Severer needs get longer assistance within the provider's range: the position in
         # [lo, hi] mixes the routing draw with the severity (rescaled to 0-1) by weight e.
+        # Constants in float32, as numpy combines a Python float with float32 columns.
         needs = self.params.country.needs
-        s = (_at(pop.ep_severity, r, a) - needs.severity_min) / max(1 - needs.severity_min, 1e-9)
         e = needs.severity_duration_effect
-        pos = (1 - e) * _at(pop.ep_u_duration, r, a) + e * np.clip(s, 0.0, 1.0)
-        pop.ep_duration[r, a] = np.minimum(hi, lo + np.floor(pos * (hi - lo + 1))).astype(np.int16)
-        first = _at(pop.ep_first_served, r, a)
-        pop.ep_first_served[r, a] = np.where(first < 0, t, first)
-        if p.external:
-            pop.ever_external[r] = True
-        pop.ep_interrupted[r, a] = -1
-        pop.ep_transfer[r, a] = False
+        kernels.assign(rows, areas, pick, p.index, p.by_referral, p.external, t, lo, hi,
+                       np.float32(needs.severity_min), np.float32(max(1 - needs.severity_min, 1e-9)),
+                       np.float32(1 - e), np.float32(e), pop.ep, pop.ep_provider, pop.ep_referral,
+                       pop.ep_external, pop.ep_severity, pop.ep_u_duration, pop.ep_duration,
+                       pop.ep_first_served, pop.ep_interrupted, pop.ep_transfer, pop.ever_external, taken)
         free[p.index] -= len(pick)
         self._load[p.index] += len(pick)
-        taken[pick] = True
 
     # 7 ---------------------------------------------------------------------------
     def deliver_services(self, t: int) -> None:
@@ -502,32 +509,17 @@ class HandoverModel(mesa.Model):
             float(external_quality) if self._eligible.any() else 0.0)
         self._dropped_month = dropped
         self.dropped_total += dropped
-        # Re-migration.
+        # The re-migration hazard and its draw (exponentials stay in numpy: same values).
         hazard = beh.remigration_base * np.exp(exponent)
         hazard *= follow
         leaves = self.streams.outcomes.random(len(act)) < 1 - np.exp(-hazard)
-        self._end_files(act[leaves], t, Status.REMIGRATED)
-        # Closure: monitoring over, or nothing open and follow-up finished.
-        stay = ~leaves
-        still = act[stay]
-        aged = t - _rows(pop.arrival, still) + 1 >= m.monitoring_months
-        finished = idle[stay] & (_rows(pop.follow_until, still) < t)
-        ends = aged | finished
-        self._end_files(still[ends], t, Status.CLOSED)
-        self._act = still[~ends]
-
-    def _end_files(self, rows: np.ndarray, t: int, status: Status) -> None:
-        pop = self.population
-        pop.status[rows] = status
-        pop.exit_month[rows] = t
-        if status == Status.CLOSED:
-            self._n_closed += len(rows)
-        else:
-            self._n_remigrated += len(rows)
-        served = pop.ep[rows] == Episode.IN_SERVICE
-        self._release(pop.ep_provider[rows][served])
-        pop.ep[rows] = np.where(served, Episode.ENDED, pop.ep[rows])
-        pop.ep_provider[rows] = np.where(served, -1, pop.ep_provider[rows])
+        # Re-migration, then closure: monitoring over, or nothing open and follow-up finished.
+        self._act, left, closed = kernels.close_files(
+            act, leaves, idle, pop.arrival, pop.follow_until, t, m.monitoring_months, pop.ep,
+            pop.ep_provider, pop.status, pop.exit_month, self._load, int(Status.REMIGRATED),
+            int(Status.CLOSED))
+        self._n_remigrated += left
+        self._n_closed += closed
 
     # 9 ---------------------------------------------------------------------------
     def _caseloads(self) -> np.ndarray:
@@ -634,7 +626,7 @@ class HandoverModel(mesa.Model):
             row[f"block_{block}"] = value
         self.records.append(row)
         if not self.datacollector.model_reporters:
-            self.datacollector = mesa.DataCollector(
+            self.datacollector = RecordCollector(
                 model_reporters={key: partial(_latest_record, key=key) for key in row})
         self.datacollector.collect(self)
 

@@ -237,3 +237,91 @@ def test_match_terms_and_first_eligible_match_numpy(seed):
             assert np.array_equal(pick, np.flatnonzero(ok)[:limit])
             assert np.array_equal(pick, kernels.first_eligible.py_func(
                 national, side, serves, cell, severe, by_referral, areas, taken, limit))
+
+
+def _assign_numpy(pop, rows, areas, pick, provider, by_referral, external, t, lo, hi, smin, e):
+    """The model's vectorised `_assign` before the kernel (Python floats with float32 columns)."""
+    r, a = rows[pick], areas[pick]
+    pop["ep"][r, a] = Episode.IN_SERVICE
+    pop["ep_provider"][r, a] = provider
+    pop["ep_referral"][r, a] = by_referral[a]
+    pop["ep_external"][r, a] = external
+    s = (pop["ep_severity"][r, a] - smin) / max(1 - smin, 1e-9)
+    pos = (1 - e) * pop["ep_u_duration"][r, a] + e * np.clip(s, 0.0, 1.0)
+    pop["ep_duration"][r, a] = np.minimum(hi, lo + np.floor(pos * (hi - lo + 1))).astype(np.int16)
+    first = pop["ep_first_served"][r, a]
+    pop["ep_first_served"][r, a] = np.where(first < 0, t, first)
+    if external:
+        pop["ever_external"][r] = True
+    pop["ep_interrupted"][r, a] = -1
+    pop["ep_transfer"][r, a] = False
+
+
+@pytest.mark.parametrize("seed, smin, e, external", [(1, 0.2, 0.3, True), (2, 0.0, 0.0, False),
+                                                      (3, 0.35, 1.0, True)])
+def test_assign_matches_numpy(seed, smin, e, external):
+    pop = _population(seed)
+    rng = np.random.default_rng(seed + 10)
+    n = len(pop["ep"])
+    pop |= {"ep_external": rng.random((n, N_AREAS)) < 0.5,
+            "ep_severity": (smin + (1 - smin) * rng.random((n, N_AREAS))).astype(np.float32),
+            "ep_u_duration": rng.random((n, N_AREAS)).astype(np.float32),
+            "ep_first_served": np.where(rng.random((n, N_AREAS)) < 0.5, -1, 3).astype(np.int32),
+            "ever_external": rng.random(n) < 0.2}
+    cells = rng.choice(n * N_AREAS, 300, replace=False)  # distinct requests, as in the model
+    rows, areas = (cells // N_AREAS).astype(np.int64), (cells % N_AREAS).astype(np.int64)
+    pick = np.sort(rng.choice(300, 120, replace=False)).astype(np.int64)
+    by_referral = rng.random(N_AREAS) < 0.5
+    lo, hi, t = 4, 11, 17
+    want = _copy(pop)
+    _assign_numpy(want, rows, areas, pick, 2, by_referral, external, t, lo, hi, smin, e)
+    for fn in (kernels.assign, kernels.assign.py_func):
+        got = _copy(pop)
+        taken = np.zeros(300, dtype=bool)
+        fn(rows, areas, pick, 2, by_referral, external, t, lo, hi, np.float32(smin),
+           np.float32(max(1 - smin, 1e-9)), np.float32(1 - e), np.float32(e), got["ep"],
+           got["ep_provider"], got["ep_referral"], got["ep_external"], got["ep_severity"],
+           got["ep_u_duration"], got["ep_duration"], got["ep_first_served"], got["ep_interrupted"],
+           got["ep_transfer"], got["ever_external"], taken)
+        for key in want:
+            assert want[key].dtype == got[key].dtype and np.array_equal(want[key], got[key]), key
+        assert np.array_equal(np.flatnonzero(taken), pick)
+    assert (want["ep_duration"][rows[pick], areas[pick]] >= lo).all()  # the check can fail
+    assert (want["ep_duration"][rows[pick], areas[pick]] <= hi).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_close_files_matches_numpy(seed):
+    pop = _population(seed)
+    rng = np.random.default_rng(seed + 20)
+    n, act = len(pop["ep"]), pop["act"]
+    arrival = rng.integers(0, 20, n).astype(np.int32)
+    leaves = rng.random(len(act)) < 0.2
+    idle = rng.random(len(act)) < 0.4
+    t, monitoring = 20, 12
+    load = np.bincount(pop["ep_provider"][pop["ep"] == Episode.IN_SERVICE], minlength=N_PROV)
+    # numpy reference: the model's `_end_files` before the kernel
+    want = _copy(pop) | {"status": np.zeros(n, np.int8), "exit_month": np.full(n, -1, np.int32),
+                         "load": load.copy()}
+
+    def end(rows, code):
+        want["status"][rows] = code
+        want["exit_month"][rows] = t
+        served = want["ep"][rows] == Episode.IN_SERVICE
+        want["load"] -= np.bincount(want["ep_provider"][rows][served], minlength=N_PROV)
+        want["ep"][rows] = np.where(served, Episode.ENDED, want["ep"][rows])
+        want["ep_provider"][rows] = np.where(served, -1, want["ep_provider"][rows])
+
+    end(act[leaves], 2)
+    still = act[~leaves]
+    ends = (t - arrival[still] + 1 >= monitoring) | (idle[~leaves] & (pop["follow_until"][still] < t))
+    end(still[ends], 1)
+    for fn in (kernels.close_files, kernels.close_files.py_func):
+        got = _copy(pop) | {"status": np.zeros(n, np.int8), "exit_month": np.full(n, -1, np.int32),
+                            "load": load.copy()}
+        kept, left, closed = fn(act, leaves, idle, arrival, got["follow_until"], t, monitoring, got["ep"],
+                                got["ep_provider"], got["status"], got["exit_month"], got["load"], 2, 1)
+        assert np.array_equal(kept, still[~ends]) and left == leaves.sum() and closed == ends.sum()
+        for key in ("status", "exit_month", "load", "ep", "ep_provider"):
+            assert np.array_equal(want[key], got[key]), key
+    assert 0 < ends.sum() < len(still) and leaves.any()  # both branches exercised
