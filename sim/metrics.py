@@ -53,13 +53,50 @@ def cohort_counts(arrival: np.ndarray, first_served: np.ndarray, episodes: np.nd
     Returns:
         (opened, covered): float arrays of length `horizon` in agents.
     """
-    months = np.broadcast_to(arrival[:, None], episodes.shape)[episodes]
-    served = first_served[episodes]
+    opened, covered = cell_cohort_counts(arrival, first_served, episodes, np.zeros(len(arrival), dtype=np.int64),
+                                         1, horizon, timely)
+    return cohorts(opened.sum(axis=(0, 1)), covered.sum(axis=(0, 1)), horizon, timely)
+
+
+def cell_cohort_counts(arrival: np.ndarray, first_served: np.ndarray, need: np.ndarray, cell: np.ndarray,
+                       n_cells: int, horizon: int, timely: int) -> tuple[np.ndarray, np.ndarray]:
+    """Need episodes opened and covered per (cell, area, cohort), in one pass over the episodes.
+
+    The counts of `cohort_counts` split by a returnee's cell (any grouping of returnees into
+    `n_cells` classes, e.g. modality x profile x region) and by area: the counts of any group
+    made of whole cells are sums of these, so each episode is visited once for all groups.
+
+    Args:
+        arrival: (n,) reported arrival month per returnee.
+        first_served: (n, areas) month service first started, below the arrival month if never.
+        need: (n, areas) True for the episodes to count.
+        cell: (n,) cell of each returnee, 0 ... n_cells - 1.
+        n_cells: number of cells.
+        horizon: months reported.
+        timely: the `timely_months` threshold.
+
+    Returns:
+        (opened, covered): int64 arrays (n_cells, areas, horizon) in agents; covered counts
+        every timely episode, also of incomplete cohorts (`cohorts` marks those).
+    """
+    n_areas = need.shape[1]
+    flat = np.flatnonzero(need)  # the list of episodes: far shorter than the grid
+    rows, areas = np.divmod(flat, n_areas)
+    months = arrival[rows]
+    served = np.reshape(first_served, -1)[flat]
     keep = (months >= 0) & (months < horizon)
-    months, served = months[keep], served[keep]
-    timely_ok = (served >= months) & (served - months < timely)  # never served: -1 or below
-    opened = np.bincount(months, minlength=horizon)[:horizon].astype(float)
-    covered = np.bincount(months[timely_ok], minlength=horizon)[:horizon].astype(float)
+    timely_ok = keep & (served >= months) & (served - months < timely)  # never served: -1 or below
+    key = (cell[rows] * n_areas + areas) * horizon + months
+    size = n_cells * n_areas * horizon
+    shape = (n_cells, n_areas, horizon)
+    return (np.bincount(key[keep], minlength=size).reshape(shape),
+            np.bincount(key[timely_ok], minlength=size).reshape(shape))
+
+
+def cohorts(opened: np.ndarray, covered: np.ndarray, horizon: int, timely: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per cohort as floats, with NaN covered for the cohorts younger than `timely`
+    months at the end (incomplete)."""
+    opened, covered = opened.astype(float), covered.astype(float)
     if timely > 1:
         covered[max(horizon - timely + 1, 0):] = np.nan
     return opened, covered
@@ -241,21 +278,27 @@ def outcomes_and_series(model: HandoverModel) -> tuple[dict[str, float], pd.Data
     horizon = model.month
     ts = pd.DataFrame(model.records)
     arrival = pop.view("arrival") - model.spinup  # reported months
-    has_need = pop.view("ep") != Episode.NONE
     first = pop.view("ep_first_served") - model.spinup  # never served: below arrival
     baseline, window = windows(m, horizon)
     programme_modalities = {mod for p in model.providers if p.external for mod in p.spec.modalities}
-    groups = returnee_groups(pop.view("modality"), pop.view("profile"), pop.view("region"),
-                             programme_modalities, [r.name for r in model.params.country.regions])
+    regions = [r.name for r in model.params.country.regions]
+    # Every returnee group is a set of (modality, profile, region) cells: count the episodes
+    # once per (cell, area, cohort), then sum the cells of each group.
+    region = pop.view("region")
+    shape = (len(MODALITIES), len(PROFILES), max(len(regions), int(region.max(initial=-1)) + 1))
+    cell = np.ravel_multi_index((pop.view("modality"), pop.view("profile"), region), shape)
+    n_cells = int(np.prod(shape))
+    groups = returnee_groups(*np.unravel_index(np.arange(n_cells), shape), programme_modalities, regions)
     with_gaps = set(gap_groups(groups)) | {f"area_{a}" for a in AREAS}
+    opened_c, covered_c = cell_cohort_counts(arrival, first, pop.view("ep") != Episode.NONE, cell, n_cells,
+                                             horizon, m.timely_months)
+    by_group = {g: (opened_c[cells].sum(axis=(0, 1)), covered_c[cells].sum(axis=(0, 1))) for g, cells in groups.items()}
+    by_group |= {f"area_{area}": (opened_c[:, a].sum(axis=0), covered_c[:, a].sum(axis=0))
+                 for a, area in enumerate(AREAS)}
 
     out: dict[str, float] = {}
-    # Count over the list of need episodes rather than the (returnees x areas) grid: the
-    # same counts from arrays a fraction as long.
-    rows, areas = np.nonzero(has_need)
-    arrival_e, first_e = arrival[rows], first[rows, areas][:, None]
-    for group, episodes in episode_groups(rows, areas, groups).items():
-        opened, covered = cohort_counts(arrival_e, first_e, episodes[:, None], horizon, m.timely_months)
+    for group, counts in by_group.items():
+        opened, covered = cohorts(*counts, horizon, m.timely_months)
         out[named("coverage", group)] = window_coverage(opened, covered, window)
         if group in with_gaps:
             for measure, value in gap_measures(opened, covered, baseline, window, m, k).items():
@@ -282,5 +325,6 @@ def outcomes_and_series(model: HandoverModel) -> tuple[dict[str, float], pd.Data
     reported = arrival >= 0
     out["arrivals"] = float(reported.sum() * k)
     out["programme_assisted_share"] = float(ratio((pop.view("ever_external") & reported).sum(), reported.sum()))
-    out["programme_modality_share"] = float(ratio((groups["programme"] & reported).sum(), reported.sum()))
+    reported_cells = np.bincount(cell[reported], minlength=n_cells)
+    out["programme_modality_share"] = float(ratio(reported_cells[groups["programme"]].sum(), reported.sum()))
     return out, ts
