@@ -4,12 +4,16 @@ The study benchmarked is the library's scenarios x 50 futures x 2 replications a
 the default profile (`handover stress futures=50 replications=2 model.scale=2`). Its jobs
 are built exactly as `handover stress` builds them; an evenly spaced subset (every k-th
 job, so every scenario and a spread of futures are in it) is run with the chosen executor
-through `run_study`, and the full study's time is projected from the subset's rate.
+through `run_study`, and the full study's time is projected from the subset.
 Monthly series are not kept (the projection is of the model runs; analysis and figures
-take seconds); the subset's wall time includes starting the pool, so the projection errs on
-the slow side. On a shared machine read the projection from CPU time (the CPU seconds of
-the subset's runs spread over the workers as if the cores were idle). Target: <= 15 minutes
-on 2 cores with the processes executor.
+take seconds). A study pays a fixed cost once (starting the pool: each worker imports the
+project and loads the compiled kernels) and a cost per run. With a small subset the fixed
+cost would be counted as if every run paid a share of it, so the subset is run twice, at
+half and at full size (the half is every other job of the full subset: the same mix), and
+time = fixed + per-run x runs is fitted through the two; the full study is projected from
+that line. Both wall and CPU time (this process and its workers) are fitted; on a shared
+machine read the CPU projection (the CPU seconds spread over the workers as if the cores
+were idle). Target: <= 15 minutes on 2 cores with the processes executor.
 
     .venv/bin/python benchmarks/bench_stress.py                 # ~40 jobs on 2 processes
     .venv/bin/python benchmarks/bench_stress.py --jobs 90 --scale 2 --futures 50
@@ -51,32 +55,51 @@ def study_jobs(futures: int, replications: int, scale: int, extra: list[str]) ->
     return build_jobs(configs, space, table, replication_seeds(cfg["seed"], settings.replications))
 
 
+def _measure(jobs: list[dict[str, Any]], cfg: dict[str, Any], out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of a study of `jobs` from an empty store (pool start-up included)."""
+    start, cpu0 = time.perf_counter(), _cpu_seconds()
+    runs = run_study(jobs, stress_job, out, cfg, label="bench", progress=False)
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu0
+    failed = int(runs["error"].notna().sum())
+    if failed:
+        raise RuntimeError(f"{failed} benchmark run(s) failed: {runs['error'].dropna().iloc[0]}")
+    return wall, cpu
+
+
+def fit_line(n_small: int, t_small: float, n_big: int, t_big: float) -> tuple[float, float]:
+    """(fixed, per run) of the line time = fixed + per_run x runs through two measurements."""
+    per_run = (t_big - t_small) / (n_big - n_small)
+    return t_small - per_run * n_small, per_run
+
+
 def project(n_jobs: int, futures: int, replications: int, scale: int, executor: str, workers: int,
             extra: list[str] | None = None) -> dict[str, float]:
-    """Run an evenly spaced subset of the study's jobs and project the full study's time.
+    """Run an evenly spaced subset of the study's jobs (and its every other job) and project
+    the full study's time from the fitted fixed and per-run costs.
 
     Returns:
-        jobs in the study and in the subset, subset wall seconds, runs per second and the
-        projected minutes of the full study.
+        jobs in the study and in the subset, the subset's wall seconds and runs per second,
+        the fitted fixed and per-run wall and CPU seconds, and the projected minutes of the
+        full study (wall, and CPU spread over the workers).
     """
     jobs = study_jobs(futures, replications, scale, extra or [])
     step = max(len(jobs) // max(n_jobs, 1), 1)
     subset = jobs[::step][:n_jobs]
+    half = subset[::2]
     cfg = {"kind": executor} if executor == "serial" else {"kind": executor, "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
-        start, cpu0 = time.perf_counter(), _cpu_seconds()
-        runs = run_study(subset, stress_job, Path(tmp) / "stress", cfg, label="bench", progress=False)
-        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu0
-    failed = int(runs["error"].notna().sum())
-    if failed:
-        raise RuntimeError(f"{failed} benchmark run(s) failed: {runs['error'].dropna().iloc[0]}")
-    rate = len(subset) / wall
+        wall_half, cpu_half = _measure(half, cfg, Path(tmp) / "half")
+        wall, cpu = _measure(subset, cfg, Path(tmp) / "full")
+    fixed_wall, run_wall = fit_line(len(half), wall_half, len(subset), wall)
+    fixed_cpu, run_cpu = fit_line(len(half), cpu_half, len(subset), cpu)
     n_cores = 1 if executor == "serial" else workers
     return {"study_jobs": len(jobs), "subset_jobs": len(subset), "subset_wall_s": wall,
-            "runs_per_s": rate, "projected_min": len(jobs) / rate / 60,
-            "cpu_per_run_s": cpu / len(subset),
-            "projected_idle_min": len(jobs) * cpu / len(subset) / n_cores / 60}
-
+            "runs_per_s": len(subset) / wall,
+            "fixed_wall_s": fixed_wall, "wall_per_run_s": run_wall,
+            "fixed_cpu_s": fixed_cpu, "cpu_per_run_s": run_cpu,
+            "subset_cpu_per_run_s": cpu / len(subset),
+            "projected_min": (fixed_wall + run_wall * len(jobs)) / 60,
+            "projected_idle_min": (fixed_cpu + run_cpu * len(jobs)) / n_cores / 60}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
           f"replications at 1:{args.scale}, executor {args.executor} x {args.workers}")
     print(f"  study jobs                 {r['study_jobs']}")
     print(f"  measured subset            {r['subset_jobs']} jobs in {r['subset_wall_s']:.1f} s "
-          f"({r['runs_per_s']:.2f} runs/s)")
+          f"({r['runs_per_s']:.2f} runs/s; CPU {r['subset_cpu_per_run_s']:.2f} s a run, start-up included)")
+    print(f"  fitted (half and full subset)  fixed {r['fixed_wall_s']:.1f} s wall, {r['fixed_cpu_s']:.1f} s CPU; "
+          f"per run {r['wall_per_run_s']:.2f} s wall, {r['cpu_per_run_s']:.2f} s CPU")
     print(f"  projected full study       {r['projected_min']:.1f} min  (target <= {TARGET_MIN:.0f} min: "
           f"{'met' if r['projected_min'] <= TARGET_MIN else 'NOT met'})")
-    print(f"  CPU time per run           {r['cpu_per_run_s']:.2f} s (this process and its workers)")
     print(f"  projected on {args.workers if args.executor != 'serial' else 1} idle core(s) from CPU time: "
-          f"{r['projected_idle_min']:.1f} min (for a loaded machine; excludes pool start-up)")
+          f"{r['projected_idle_min']:.1f} min (read this one on a loaded machine)")
     print(f"  load average before/after  {load:.1f} / {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     if args.json:
         args.json.write_text(json.dumps(r, indent=2))

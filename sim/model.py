@@ -178,6 +178,31 @@ class HandoverModel(mesa.Model):
         for p in self.providers:
             p.closed = False
 
+    # ------------------------------------------------------------------ spin-up
+    def spin_up(self) -> None:
+        """Step the spin-up months (a no-op once month 0 is reached)."""
+        while self.month < 0:
+            self.step()
+
+    def fork(self, scenario: Any = None) -> "HandoverModel":
+        """An independent copy of this spun-up model that will run `scenario`.
+
+        The spin-up runs under the neutral scenario and draws from the run's own streams,
+        so it is the same for every scenario with the same parameters and seed (common
+        random numbers): a spun-up model can be copied and each copy given its own plan,
+        and every copy then runs exactly as a fresh model of that scenario would
+        (tests/test_spinup.py).
+
+        Raises:
+            RuntimeError: the model is not at month 0 (not spun up, or already running).
+        """
+        if self.month != 0 or self.spinup == 0:
+            raise RuntimeError(f"fork needs a spun-up model at month 0 (month {self.month}, "
+                               f"model.spinup_months {self.spinup})")
+        twin = copy.deepcopy(self)
+        twin.plan = copy.deepcopy(scenario) if scenario is not None else NoScenario()
+        return twin
+
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
         """Advance one month, in the documented order.

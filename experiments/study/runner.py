@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.config import ConfigError
 from experiments.study.executors import make_executor, parse_executor, plan_chunks
+from experiments.study.jobs import spinup_group
 from experiments.study.progress import Progress
 from experiments.study.store import META_COLUMNS, ResultStore, code_version, job_key
 
@@ -246,7 +246,7 @@ def _run_locked(jobs, keys, unique, fn, spec, store, output_dir, label, progress
             k: row for k, row in found.items()
             if k in unique and (row["error"] is None or not retry_failed)
         }
-        pending = [(k, s, k in keep) for k, s in unique.items() if k not in results]
+        pending = by_spinup_group([(k, s, k in keep) for k, s in unique.items() if k not in results])
         bar = Progress(len(unique), label=label, resumed=len(results), enabled=progress)
         try:
             if pending:
@@ -288,6 +288,20 @@ def load_series(output_dir: Path | str, table: pd.DataFrame, keys: Sequence[str]
             df.insert(0, key, rec[key])
         parts.append(df)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def by_spinup_group(pending: list[tuple[str, dict[str, Any], bool]]) -> list[tuple[str, dict[str, Any], bool]]:
+    """Pending jobs reordered so that jobs sharing a spin-up (`spinup_group`: the same
+    configuration but for the scenario, and the same seed) run one after another, groups
+    in order of first appearance. Chunks of consecutive jobs then let a worker reuse a
+    spin-up; the run table keeps the order the command built."""
+    first: dict[str, int] = {}
+    groups = []
+    for _, spec, _ in pending:
+        group = spinup_group(spec) if isinstance(spec.get("config"), dict) else ""
+        groups.append(first.setdefault(group, len(first)))
+    order = sorted(range(len(pending)), key=groups.__getitem__)
+    return [pending[i] for i in order]
 
 
 def _run_pending(pending, fn, spec, store, results, bar) -> None:
