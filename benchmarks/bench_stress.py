@@ -2,9 +2,9 @@
 
 The study benchmarked is the library's scenarios x 50 futures x 2 replications at 1:2 on
 the default profile (`handover stress futures=50 replications=2 model.scale=2`). Its jobs
-are built exactly as `handover stress` builds them; an evenly spaced subset (every k-th
-job, so every scenario and a spread of futures are in it) is run with the chosen executor
-through `run_study`, and the full study's time is projected from the subset.
+are built exactly as `handover stress` builds them; a subset of whole spin-up groups (every
+scenario of a future and replication, groups evenly spaced over the futures) is run with
+the chosen executor through `run_study`, and the full study's time is projected from it.
 Monthly series are not kept (the projection is of the model runs; analysis and figures
 take seconds). A study pays a fixed cost once (starting the pool: each worker imports the
 project and loads the compiled kernels) and a cost per run. With a small subset the fixed
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments.config import compose, run_config  # noqa: E402
 from experiments.settings import load_settings  # noqa: E402
 from experiments.stress.driver import build_jobs, sample_futures, stress_job, stress_plan, stress_space  # noqa: E402
+from experiments.study.jobs import spinup_group  # noqa: E402
 from experiments.study.runner import replication_seeds, run_study  # noqa: E402
 
 from bench_sensitivity import _cpu_seconds  # noqa: E402  (benchmarks/ is on sys.path)
@@ -66,6 +67,21 @@ def _measure(jobs: list[dict[str, Any]], cfg: dict[str, Any], out: Path) -> tupl
     return wall, cpu
 
 
+def whole_groups(jobs: list[dict[str, Any]], n_jobs: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """About `n_jobs` jobs made of whole spin-up groups (every scenario of a future and
+    replication: `spinup_group`), the groups evenly spaced over the study, and the same
+    with every other group. A subset of scattered jobs would share no spin-up, while the
+    full study reuses each one across its scenarios."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs:
+        groups.setdefault(spinup_group(job), []).append(job)
+    ordered = list(groups.values())
+    n_groups = max(round(n_jobs / len(ordered[0])), 2)
+    step = max(len(ordered) // n_groups, 1)
+    chosen = ordered[::step][:n_groups]
+    return [j for g in chosen for j in g], [j for g in chosen[::2] for j in g]
+
+
 def fit_line(n_small: int, t_small: float, n_big: int, t_big: float) -> tuple[float, float]:
     """(fixed, per run) of the line time = fixed + per_run x runs through two measurements."""
     per_run = (t_big - t_small) / (n_big - n_small)
@@ -74,7 +90,7 @@ def fit_line(n_small: int, t_small: float, n_big: int, t_big: float) -> tuple[fl
 
 def project(n_jobs: int, futures: int, replications: int, scale: int, executor: str, workers: int,
             extra: list[str] | None = None) -> dict[str, float]:
-    """Run an evenly spaced subset of the study's jobs (and its every other job) and project
+    """Run a subset of whole spin-up groups (and every other group of it) and project
     the full study's time from the fitted fixed and per-run costs.
 
     Returns:
@@ -83,9 +99,7 @@ def project(n_jobs: int, futures: int, replications: int, scale: int, executor: 
         full study (wall, and CPU spread over the workers).
     """
     jobs = study_jobs(futures, replications, scale, extra or [])
-    step = max(len(jobs) // max(n_jobs, 1), 1)
-    subset = jobs[::step][:n_jobs]
-    half = subset[::2]
+    subset, half = whole_groups(jobs, n_jobs)
     cfg = {"kind": executor} if executor == "serial" else {"kind": executor, "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
         wall_half, cpu_half = _measure(half, cfg, Path(tmp) / "half")
