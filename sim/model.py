@@ -609,7 +609,8 @@ class HandoverModel(mesa.Model):
         act = self._act
         # Score at 12 months of the cohort that arrived a year ago (rows are in arrival order).
         arrival = pop.view("arrival")
-        lo, hi = np.searchsorted(arrival, [t - 12, t - 11])
+        # (months as the column's dtype: a Python list would make numpy cast the whole column)
+        lo, hi = np.searchsorted(arrival, np.array([t - 12, t - 11], dtype=arrival.dtype))
         cohort = slice(lo, hi)
         kept = pop.status[cohort] != Status.REMIGRATED
         pop.score_12m[cohort] = np.where(kept, pop.score[cohort].mean(axis=1), pop.score_12m[cohort])
