@@ -47,10 +47,19 @@ _COLUMNS = {
     "ep_referral": (np.bool_, True, False),
     "ep_external": (np.bool_, True, False),  # last served by an external programme
 }
+#: Columns whose fill value is not zero: `Population.add` writes it into new rows.
+_FILLED = {name: fill for name, (_, _, fill) in _COLUMNS.items() if fill != 0}  # NaN != 0
 
 
 class Population:
-    """Columnar store of all returnees that have arrived so far."""
+    """Columnar store of all returnees that have arrived so far.
+
+    Columns are allocated for `capacity` rows ahead of the arrivals, but only rows below
+    `n` hold returnees: columns whose fill value is zero are allocated zeroed (the operating
+    system hands out zero pages only when first written), the others uninitialised, and
+    `add` writes the fill value into the new rows of every column it is not given. So
+    nothing must read rows >= n (use `view`).
+    """
 
     def __init__(self, capacity: int = 1024):
         self.n = 0
@@ -60,7 +69,7 @@ class Population:
     def _grow(self, capacity: int) -> None:
         for name, (dtype, per_area, fill) in _COLUMNS.items():
             shape = (capacity, N_AREAS) if per_area else (capacity,)
-            new = np.full(shape, fill, dtype=dtype)
+            new = np.zeros(shape, dtype=dtype) if name not in _FILLED else np.empty(shape, dtype=dtype)
             if self._capacity:
                 new[: self.n] = getattr(self, name)[: self.n]
             setattr(self, name, new)
@@ -78,17 +87,22 @@ class Population:
     def add(self, fields: dict[str, np.ndarray]) -> np.ndarray:
         """Append rows; `fields` maps column names to arrays of equal length.
 
+        Columns not in `fields` get their fill value in the new rows.
+
         Returns:
             The indices of the new rows.
         """
         k = len(fields["arrival"])
         if self.n + k > self._capacity:
             self._grow(max(2 * self._capacity, self.n + k))
-        rows = np.arange(self.n, self.n + k)
+        new = slice(self.n, self.n + k)
         for name, values in fields.items():
-            getattr(self, name)[rows] = values
+            getattr(self, name)[new] = values
+        for name, fill in _FILLED.items():
+            if name not in fields:
+                getattr(self, name)[new] = fill
         self.n += k
-        return rows
+        return np.arange(new.start, new.stop)
 
 
 def draw_arrivals(country: Country, month: int, n: int, rng_arrivals: np.random.Generator,
