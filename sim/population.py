@@ -80,6 +80,16 @@ class Population:
         self.score = new_score
         self._capacity = capacity
 
+    def __deepcopy__(self, memo: dict) -> Population:
+        """A copy with the same rows and capacity that copies only the filled rows (a
+        spun-up model is copied for each scenario while most of its capacity is unused)."""
+        twin = Population(self._capacity)
+        for name in (*_COLUMNS, "score"):
+            getattr(twin, name)[: self.n] = getattr(self, name)[: self.n]
+        twin.n = self.n
+        memo[id(self)] = twin
+        return twin
+
     def view(self, name: str) -> np.ndarray:
         """The filled rows of column `name`."""
         return getattr(self, name)[: self.n]

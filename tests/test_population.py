@@ -44,3 +44,21 @@ def test_rows_written_by_the_model_are_not_overwritten_by_later_arrivals():
     pop.add(_rows(20, 1))
     np.testing.assert_array_equal(pop.view("exit_month"), np.r_[np.full(3, 5), np.full(20, -1)])
     assert pop.ep_provider[1, 2] == 4 and (pop.view("ep_provider") == -1).sum() == 23 * 6 - 1
+
+
+def test_deepcopy_copies_the_filled_rows_keeps_the_capacity_and_is_independent():
+    import copy
+
+    pop = Population(64)
+    pop.add(_rows(5, 0))
+    pop.score[:5] = 0.25
+    pop.exit_month[2] = 9
+    twin = copy.deepcopy(pop)
+    assert twin.n == 5 and twin._capacity == pop._capacity
+    for name in (*_COLUMNS, "score"):
+        np.testing.assert_array_equal(twin.view(name), pop.view(name), err_msg=name)
+    twin.exit_month[2] = 11
+    twin.add(_rows(3, 1))  # the copy grows on its own; the original is untouched
+    assert pop.exit_month[2] == 9 and pop.n == 5 and twin.n == 8
+    np.testing.assert_array_equal(twin.view("exit_month"), [-1, -1, 11, -1, -1, -1, -1, -1])
+    np.testing.assert_array_equal(twin.view("score")[5:], 0.0)
