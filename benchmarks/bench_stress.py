@@ -38,7 +38,7 @@ from experiments.stress.driver import build_jobs, sample_futures, stress_job, st
 from experiments.study.jobs import spinup_group  # noqa: E402
 from experiments.study.runner import replication_seeds, run_study  # noqa: E402
 
-from bench_sensitivity import _cpu_seconds  # noqa: E402  (benchmarks/ is on sys.path)
+from bench_sensitivity import _cpu_seconds, fit_line  # noqa: E402  (benchmarks/ is on sys.path)
 
 #: Target wall time of the full study (minutes, 2 cores).
 TARGET_MIN = 15.0
@@ -80,12 +80,6 @@ def whole_groups(jobs: list[dict[str, Any]], n_jobs: int) -> tuple[list[dict[str
     step = max(len(ordered) // n_groups, 1)
     chosen = ordered[::step][:n_groups]
     return [j for g in chosen for j in g], [j for g in chosen[::2] for j in g]
-
-
-def fit_line(n_small: int, t_small: float, n_big: int, t_big: float) -> tuple[float, float]:
-    """(fixed, per run) of the line time = fixed + per_run x runs through two measurements."""
-    per_run = (t_big - t_small) / (n_big - n_small)
-    return t_small - per_run * n_small, per_run
 
 
 def project(n_jobs: int, futures: int, replications: int, scale: int, executor: str, workers: int,
