@@ -18,11 +18,14 @@ from scenarios import build_scenario
 from sim import build_params, run
 from sim.results import RunResult
 from sim.spinup import SpinupCache
+from experiments.study.pages import use_small_pages
 from experiments.study.store import canonical_json
 
 
 #: This process's spun-up model, reused by study jobs that differ only in their scenario.
 SPINUP_CACHE = SpinupCache()
+
+use_small_pages()  # every process that runs jobs (see experiments/study/pages.py)
 
 
 def simulate(config: dict[str, Any], seed: int, *, reuse_spinup: bool = False) -> RunResult:
