@@ -203,6 +203,19 @@ class HandoverModel(mesa.Model):
         twin.plan = copy.deepcopy(scenario) if scenario is not None else NoScenario()
         return twin
 
+    def release(self) -> None:
+        """Free the returnee arrays now; the model can no longer be stepped or inspected.
+
+        The model and its agents refer to each other, so Python frees a finished model only
+        at the cyclic garbage collector's next full collection, which can be many runs
+        later: a worker running hundreds of runs would hold the arrays of dozens of them.
+        Studies release each model once its outcomes are computed.
+        """
+        self.population = None
+        self._act = None
+        self.__dict__.pop("_views", None)
+        self.running = False
+
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
         """Advance one month, in the documented order.
@@ -210,6 +223,8 @@ class HandoverModel(mesa.Model):
         Raises:
             RuntimeError: the horizon has been reached (`running` is False).
         """
+        if self.population is None:
+            raise RuntimeError("the model was released (HandoverModel.release); it cannot step")
         if self.month >= self.params.model.horizon_months:
             raise RuntimeError(f"the model has run its {self.params.model.horizon_months} months "
                                "(model.horizon_months); it cannot step further")

@@ -51,10 +51,16 @@ class SpinupCache:
             self.hits += 1
             return self._model.fork(scenario)
         self.misses += 1
+        if self._model is not None:
+            self._model.release()  # see HandoverModel.release
+        self._key, self._model = None, None
+        if params.model.spinup_months == 0:
+            return HandoverModel(params, scenario, seed)  # nothing to share
         fresh = HandoverModel(params, None, seed)
         fresh.spin_up()
-        if fresh.spinup == 0 or model_bytes(fresh) > self.max_bytes:
-            self._key, self._model = None, None
-            return HandoverModel(params, scenario, seed) if fresh.spinup == 0 else fresh.fork(scenario)
-        self._key, self._model = key, fresh
-        return fresh.fork(scenario)
+        twin = fresh.fork(scenario)
+        if model_bytes(fresh) > self.max_bytes:
+            fresh.release()
+        else:
+            self._key, self._model = key, fresh
+        return twin

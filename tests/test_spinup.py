@@ -101,3 +101,31 @@ def test_jobs_sharing_a_spinup_run_one_after_another():
     assert ordered == ["k0", "k2", "k4", "k1", "k3", "k5"]
     toy = [("t0", {"x": 1}, False), ("t1", {"x": 2}, False)]
     assert by_spinup_group(toy) == toy  # specs without a run configuration keep their order
+
+
+def test_a_released_model_frees_its_arrays_without_the_garbage_collector():
+    import gc
+    import weakref
+
+    params, scenario = _setup("status_quo")
+    gc.disable()
+    try:
+        result = run(params, scenario, 4)
+        arrays = weakref.ref(result.model.population.ep)
+        result.model.release()
+        assert arrays() is None  # freed at once, although model and agents form a cycle
+        with pytest.raises(RuntimeError, match="released"):
+            result.model.step()
+    finally:
+        gc.enable()
+
+
+def test_the_cache_releases_the_model_it_replaces():
+    import weakref
+
+    cache = SpinupCache()
+    params, scenario = _setup("status_quo")
+    run(params, scenario, 1, cache=cache)
+    old = weakref.ref(cache._model.population.ep)
+    run(params, scenario, 2, cache=cache)  # another seed replaces the cached model
+    assert old() is None

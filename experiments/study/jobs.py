@@ -57,6 +57,7 @@ def spinup_group(spec: dict[str, Any]) -> str:
 def run_job_with_series(spec: dict[str, Any]) -> tuple[dict[str, float], pd.DataFrame]:
     """Run a job; return its scalar outcomes and its monthly time series."""
     result = simulate(spec["config"], spec["seed"], reuse_spinup=True)
+    result.model.release()  # free its arrays now, not at the next full garbage collection
     return dict(result.outcomes), result.timeseries
 
 
