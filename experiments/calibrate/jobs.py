@@ -24,4 +24,6 @@ def target_job(spec: dict[str, Any]) -> dict[str, float]:
     """
     config = spec["config"]
     result = simulate(config, spec["seed"])
-    return {name: compute(stat, result) for name, stat in config[STATISTICS_KEY].items()}
+    values = {name: compute(stat, result) for name, stat in config[STATISTICS_KEY].items()}
+    result.model.release()  # free its arrays now (see HandoverModel.release)
+    return values
