@@ -52,46 +52,34 @@ def national_channel(u: float, modality: int, profile: int, area: int, n_profile
 
 
 @njit(cache=True)
-def episodes(act, ep, ep_transfer, state, transferred):
-    """Episodes in `state` and interrupted ones whose exit-plan transfer flag equals
-    `transferred`, in flat (row, area) order.
-
-    Returns:
-        rows, areas (int64).
-    """
-    rows = np.empty(len(act) * N_AREAS, np.int64)
-    areas = np.empty(len(act) * N_AREAS, np.int64)
-    k = 0
-    for row in act:
-        for a in range(N_AREAS):
-            s = ep[row, a]
-            if s == state or (s == INTERRUPTED and ep_transfer[row, a] == transferred):
-                rows[k] = row
-                areas[k] = a
-                k += 1
-    return rows[:k], areas[:k]
-
-
-@njit(cache=True)
 def seek(act, ep, ep_transfer, ep_wait_since, ep_u, modality, profile, registered, trust_gov,
          trust_ext, threshold, n_profiles, help_seeking, unregistered_factor, t, patience):
-    """Step 5 before the draws: who may seek help, and waiting requests given up.
+    """Step 5 before the draws, in one pass: who may seek help, requests given up, the queue.
 
-    Selects, in flat (row, area) order, latent episodes and interrupted ones not
-    transferred under an exit plan, each with its probability of seeking help this month:
-    help_seeking x (1 or unregistered_factor) x trust in the episode's channel (government
-    or external), in float64 as numpy computed it. Then waiting requests older than
-    `patience` months go back to latent (not selected this month).
+    Visits the episodes in flat (row, area) order (flat index row x N_AREAS + area):
+
+    - latent episodes and interrupted ones not transferred under an exit plan may seek
+      help; each gets its probability of doing so this month: help_seeking x (1 or
+      unregistered_factor) x trust in the episode's channel (government or external), in
+      float64 as numpy computed it;
+    - waiting requests older than `patience` months go back to latent (not seekers this
+      month), in place;
+    - the other waiting requests, and interrupted episodes transferred under an exit plan,
+      are already in step 6's queue.
+
+    Seekers are returned as flat indices only: whether one is latent or interrupted is
+    read from `ep` after the draws (this pass does not change a seeker's state). Flat
+    indices halve the output written compared with (rows, areas, latent) arrays.
 
     Returns:
-        rows, areas (int64), latent (bool: latent rather than interrupted), probability.
+        seekers (flat, int64), their probability (float64), queued (flat, int64); both
+        lists ascending.
     """
     n = len(act) * N_AREAS
-    rows = np.empty(n, np.int64)
-    areas = np.empty(n, np.int64)
-    latent = np.empty(n, np.bool_)
+    seekers = np.empty(n, np.int64)
     prob = np.empty(n, np.float64)
-    k = 0
+    queued = np.empty(n, np.int64)
+    k = q = 0
     for row in act:
         # Per-row terms in locals: the compiler cannot keep them in registers across the
         # stores below (it cannot prove the arrays do not overlap).
@@ -101,25 +89,58 @@ def seek(act, ep, ep_transfer, ep_wait_since, ep_u, modality, profile, registere
         for a in range(N_AREAS):
             s = ep[row, a]
             if s == LATENT or (s == INTERRUPTED and not ep_transfer[row, a]):
-                rows[k] = row
-                areas[k] = a
-                latent[k] = s == LATENT
+                seekers[k] = row * N_AREAS + a
                 prob[k] = p_gov if ep_u[row, a] < threshold[cell0 + a] else p_ext
                 k += 1
             elif s == WAITING and t - ep_wait_since[row, a] >= patience:
                 # given up: latent again, but not a seeker before next month
                 ep[row, a] = LATENT
                 ep_wait_since[row, a] = -1
-    return rows[:k], areas[:k], latent[:k], prob[:k]
+            elif s == WAITING or s == INTERRUPTED:  # interrupted here: transferred
+                queued[q] = row * N_AREAS + a
+                q += 1
+    return seekers[:k], prob[:k], queued[:q]
 
 
 @njit(cache=True)
-def request(ep, ep_wait_since, t, rows, areas, requests):
-    """The episodes flagged in `requests` start waiting at month t."""
-    for i in range(len(rows)):
-        if requests[i]:
-            ep[rows[i], areas[i]] = WAITING
-            ep_wait_since[rows[i], areas[i]] = t
+def request(ep, ep_wait_since, t, seekers, prob, u, queued):
+    """Step 5 after the draws: seekers with u < prob ask for help; returns step 6's queue.
+
+    A latent seeker starts waiting at month t (in place); an interrupted one (not
+    transferred) is matched this month only, without waiting. The queue is what step 6
+    used to find by scanning all active episodes after this step: waiting requests and
+    transferred interrupted episodes in flat order (`queued` merged with the new
+    requests, both ascending), then the interrupted seekers in flat order.
+
+    Returns:
+        The queue (flat indices row x N_AREAS + area, int64).
+    """
+    out = np.empty(len(queued) + len(seekers), np.int64)
+    again = np.empty(len(seekers), np.int64)
+    k = j = n_again = 0
+    for i in range(len(seekers)):
+        if not u[i] < prob[i]:
+            continue
+        f = seekers[i]
+        row = f // N_AREAS
+        a = f - row * N_AREAS
+        if ep[row, a] == LATENT:
+            while j < len(queued) and queued[j] < f:
+                out[k] = queued[j]
+                k += 1
+                j += 1
+            out[k] = f
+            k += 1
+            ep[row, a] = WAITING
+            ep_wait_since[row, a] = t
+        else:
+            again[n_again] = f
+            n_again += 1
+    for i in range(j, len(queued)):
+        out[k] = queued[i]
+        k += 1
+    out[k:k + n_again] = again[:n_again]
+    return out[:k + n_again]
 
 
 @njit(cache=True)
@@ -266,41 +287,125 @@ def update_trust(act, ep, ep_provider, ep_u, modality, profile, trust_gov, is_na
 
 
 @njit(cache=True)
-def match_terms(rows, areas, ep, ep_transfer, ep_u, ep_interrupted, ep_wait_since, modality, profile,
-                u_case, trust_gov, threshold, n_profiles, eligible, case_share, referral_national,
-                referral_external, handoff, transfer_trust_weight):
-    """Step 6 before the draws: for each request, its channel, chance of being reached and
-    the month it has waited since.
+def match_terms(queue, reach, tie, ep, ep_transfer, ep_u, ep_interrupted, ep_wait_since, ep_severity,
+                modality, profile, region, u_case, trust_gov, threshold, n_modalities, n_profiles,
+                n_regions, eligible, case_share, referral_national, referral_external, handoff,
+                transfer_trust_weight, severe32):
+    """Step 6 after the draws: the requests reached by case management, with what the queue
+    order and the providers need.
 
-    A request is reached by the national case managers (`referral_national`) or the
-    programme's (`referral_external`) depending on the case-management channel; a transfer
-    under an exit plan instead with handoff x (1 - w + w x trust in government), computed
-    in float32 as numpy did. Interrupted requests (`transfer`) wait since their interruption.
+    A request (flat index row x N_AREAS + area, from `request`) is reached when its draw
+    `reach` is below its chance: `referral_national` or `referral_external` depending on the
+    case-management channel; for a transfer under an exit plan instead handoff x (1 - w + w x
+    trust in government), computed in float32 as numpy did. Interrupted requests wait since
+    their interruption, the others since they started waiting.
 
     Returns:
-        transfer (interrupted), national (national channel), p_match (float64), since (int32).
+        For the reached requests, in queue order: rows, areas (int64); national (national
+        channel, or a transfer); cell (`Provider.cell_code`); severe (severity >= severe32,
+        compared in float32 as numpy compares a float32 column with a Python float);
+        interrupted; since (int32); tie (their `tie` draw).
     """
-    n = len(rows)
-    transfer = np.empty(n, np.bool_)
+    n = len(queue)
+    rows = np.empty(n, np.int64)
+    areas = np.empty(n, np.int64)
     national = np.empty(n, np.bool_)
-    p_match = np.empty(n, np.float64)
+    cell = np.empty(n, np.int64)
+    severe = np.empty(n, np.bool_)
+    interrupted = np.empty(n, np.bool_)
     since = np.empty(n, np.int32)
+    ties = np.empty(n, np.float64)
     handoff32 = np.float32(handoff)
     w32, rest32 = np.float32(transfer_trust_weight), np.float32(1 - transfer_trust_weight)
+    k = 0
     for i in range(n):
-        row, a = rows[i], areas[i]
+        row = queue[i] // N_AREAS
+        a = queue[i] - row * N_AREAS
         mod, prof = modality[row], profile[row]
-        interrupted = ep[row, a] == INTERRUPTED
-        warm = interrupted and ep_transfer[row, a]  # transferred under an exit plan
-        transfer[i] = interrupted
-        national[i] = national_channel(ep_u[row, a], mod, prof, a, n_profiles, N_AREAS, threshold) or warm
-        case_national = not eligible[mod, prof] or u_case[row] < case_share[prof]
+        was_interrupted = ep[row, a] == INTERRUPTED
+        warm = was_interrupted and ep_transfer[row, a]  # transferred under an exit plan
         if warm:
-            p_match[i] = np.float64(handoff32 * (rest32 + w32 * trust_gov[row]))
+            p_match = np.float64(handoff32 * (rest32 + w32 * trust_gov[row]))
+        elif not eligible[mod, prof] or u_case[row] < case_share[prof]:  # national case management
+            p_match = referral_national
         else:
-            p_match[i] = referral_national if case_national else referral_external
-        since[i] = ep_interrupted[row, a] if interrupted else ep_wait_since[row, a]
-    return transfer, national, p_match, since
+            p_match = referral_external
+        if not reach[i] < p_match:
+            continue
+        rows[k] = row
+        areas[k] = a
+        national[k] = national_channel(ep_u[row, a], mod, prof, a, n_profiles, N_AREAS, threshold) or warm
+        cell[k] = ((a * n_regions + region[row]) * n_modalities + mod) * n_profiles + prof
+        severe[k] = ep_severity[row, a] >= severe32
+        interrupted[k] = was_interrupted
+        since[k] = ep_interrupted[row, a] if was_interrupted else ep_wait_since[row, a]
+        ties[k] = tie[i]
+        k += 1
+    return rows[:k], areas[:k], national[:k], cell[:k], severe[:k], interrupted[:k], since[:k], ties[:k]
+
+
+@njit(cache=True)
+def queue_order(interrupted, since, tie):
+    """The queue order of step 6: np.argsort(key, kind="stable") with key = (~interrupted)
+    x 1e7 + since + tie (float64, computed as numpy does), in expected linear time.
+
+    Interrupted requests come first, then the others, each oldest first (`since`), ties in
+    the order of the draws `tie` (in [0, 1)). numpy's stable sort is O(n log n); here the
+    keys are counted into buckets by their integer part, floor(key) (the key itself, not
+    `since`: since + tie can round up to since + 1), and within a bucket into as many
+    slots as it has keys by the fractional part; an insertion sort then orders each slot.
+    Slots are monotone in the key and filled in index order, and the insertion sort only
+    moves keys past strictly greater ones, so equal keys keep their index order, exactly as
+    a stable sort. When the months of waiting span too many buckets (or could let the
+    two groups overlap) it falls back to a stable merge sort.
+
+    Returns:
+        The permutation (int64).
+    """
+    n = len(tie)
+    key = np.empty(n, np.float64)
+    for i in range(n):
+        key[i] = np.float64(not interrupted[i]) * 1e7 + np.float64(since[i]) + tie[i]
+    if n == 0:
+        return np.empty(0, np.int64)
+    lo = np.int64(since.min())
+    width = np.int64(since.max()) - lo + 2  # integer parts since .. since + 1
+    if width >= 10**7 or width > n + 64:
+        return np.argsort(key, kind="mergesort")
+    # buckets: interrupted (0 .. width - 1), then the others (width .. 2 width - 1)
+    bucket = np.empty(n, np.int64)
+    start = np.zeros(2 * width + 1, np.int64)
+    for i in range(n):
+        late = not interrupted[i]
+        b = np.int64(np.floor(key[i])) - (10**7 if late else 0) - lo + (width if late else 0)
+        bucket[i] = b
+        start[b + 1] += 1
+    for b in range(2 * width):
+        start[b + 1] += start[b]
+    # slots within a bucket by the fractional part, monotone in the key
+    slot = np.empty(n, np.int64)
+    fill = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        b = bucket[i]
+        size = start[b + 1] - start[b]
+        s = start[b] + min(np.int64((key[i] - np.floor(key[i])) * size), size - 1)
+        slot[i] = s
+        fill[s + 1] += 1
+    for s in range(n):
+        fill[s + 1] += fill[s]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[fill[slot[i]]] = i
+        fill[slot[i]] += 1
+    for j in range(1, n):
+        x = order[j]
+        kx = key[x]
+        i = j - 1
+        while i >= 0 and key[order[i]] > kx:
+            order[i + 1] = order[i]
+            i -= 1
+        order[i + 1] = x
+    return order
 
 
 @njit(cache=True)

@@ -407,50 +407,45 @@ class HandoverModel(mesa.Model):
         """Latent needs (and interrupted cases not transferred) turn into requests for help."""
         pop = self.population
         beh = self.params.country.returnees
-        # Requests waiting longer than the returnee's patience are given up (back to latent)
-        # in the same pass; then this month's latent seekers start waiting.
-        rows, areas, latent, prob = kernels.seek(
+        # One pass: requests waiting longer than the returnee's patience are given up (back
+        # to latent); the seekers' probabilities; the requests already queued for step 6.
+        seekers, prob, queued = kernels.seek(
             self._act, pop.ep, pop.ep_transfer, pop.ep_wait_since, pop.ep_u, pop.modality, pop.profile,
             pop.registered, pop.trust_gov, pop.trust_ext, self._threshold, len(PROFILES),
             float(beh.help_seeking), float(beh.unregistered_factor), t, beh.patience_months)
-        seeks = self.streams.behaviour.random(len(rows)) < prob
-        kernels.request(pop.ep, pop.ep_wait_since, t, rows, areas, seeks & latent)
-        # Interrupted cases re-sought this month are matched this month only.
-        self._reseeking = (rows[seeks & ~latent], areas[seeks & ~latent])
+        u = self.streams.behaviour.random(len(seekers))
+        # Latent seekers start waiting; interrupted cases re-sought are matched this month only.
+        self._queue = kernels.request(pop.ep, pop.ep_wait_since, t, seekers, prob, u, queued)
 
     # 6 ---------------------------------------------------------------------------
     def match_episodes(self, t: int) -> None:
         """Match requests to providers with free capacity, oldest requests first."""
         pop = self.population
-        # Waiting requests, and cases interrupted and transferred under an exit plan.
-        rows, areas = kernels.episodes(self._act, pop.ep, pop.ep_transfer, int(Episode.WAITING), True)
-        rows = np.concatenate([rows, self._reseeking[0]])
-        areas = np.concatenate([areas, self._reseeking[1]])
-        if len(rows) == 0:
+        # Waiting requests, cases interrupted and transferred under an exit plan, and
+        # interrupted cases re-sought this month (step 5).
+        queue = self._queue
+        if len(queue) == 0:
             return
         # A transfer under an exit plan is a warm referral to the national system: it goes
         # through the national referral mechanism and needs the returnee to accept it;
         # coordination between programmes and national services carries the case file across.
         handoff = self.system.referral_success * min(1.0, self.system.relative("coordination"))
-        transfer, national, p_match, since = kernels.match_terms(
-            rows, areas, pop.ep, pop.ep_transfer, pop.ep_u, pop.ep_interrupted, pop.ep_wait_since,
-            pop.modality, pop.profile, pop.u_case, pop.trust_gov, self._threshold,
-            len(PROFILES), self._eligible, self.shares[:, SEG["case_management"]].copy(),
+        reach = self.streams.behaviour.random(len(queue))
+        tie = self.streams.behaviour.random(len(queue))  # random order among ties
+        rows, areas, national, cell, severe, interrupted, since, tie = kernels.match_terms(
+            queue, reach, tie, pop.ep, pop.ep_transfer, pop.ep_u, pop.ep_interrupted, pop.ep_wait_since,
+            pop.ep_severity, pop.modality, pop.profile, pop.region, pop.u_case, pop.trust_gov,
+            self._threshold, len(MODALITIES), len(PROFILES), len(self.params.country.regions),
+            self._eligible, self.shares[:, SEG["case_management"]].copy(),
             float(self.system.referral_success), float(self.params.country.system.referral_success_external),
-            float(handoff), float(self.params.country.returnees.transfer_trust_weight))
-        reached = self.streams.behaviour.random(len(rows)) < p_match
-        u = self.streams.behaviour.random(len(rows))  # random order among ties
-        # Interrupted cases first, then first come first served; ties in random order (u < 1).
-        keep = np.flatnonzero(reached)
-        key = (~transfer[keep]) * 1e7 + since[keep] + u[keep]
-        order = keep[np.argsort(key, kind="stable")]
-        rows, areas, national = rows[order], areas[order], national[order]
+            float(handoff), float(self.params.country.returnees.transfer_trust_weight),
+            # a severe need requires direct (specialist) service: a provider that refers cannot take it
+            np.float32(self.params.country.needs.specialist_severity))
+        # Interrupted cases first, then first come first served; ties in random order.
+        order = kernels.queue_order(interrupted, since, tie)
+        rows, areas, national, cell, severe = rows[order], areas[order], national[order], cell[order], severe[order]
         taken = np.zeros(len(rows), dtype=bool)
         free = np.array([max(p.capacity - c, 0) for p, c in zip(self.providers, self._caseloads())])
-        mod, prof, reg = pop.modality[rows], pop.profile[rows], pop.region[rows]
-        cell = Provider.cell_code(areas, reg, mod, prof, len(self.params.country.regions))
-        # A severe need requires direct (specialist) service: a provider that refers cannot take it.
-        severe = _at(pop.ep_severity, rows, areas) >= self.params.country.needs.specialist_severity
         for p in self.providers:
             if p.funded and free[p.index] > 0:
                 pick = kernels.first_eligible(national, not p.external, p.serves_cell, cell, severe,
@@ -459,6 +454,7 @@ class HandoverModel(mesa.Model):
         self._open_services(t, rows, areas, national, cell, severe, free, taken)
         net = self.scenario.safety_net
         if net and self.month >= net["start"] and (net["until"] is None or self.month < net["until"]):
+            prof, reg = pop.profile[rows], pop.region[rows]
             waited = t - np.where(_at(pop.ep_wait_since, rows, areas) >= 0, _at(pop.ep_wait_since, rows, areas), t)
             in_net = (national & np.isin(prof, [PROFILES.index(x) for x in net["profiles"]])
                       & np.isin(areas, [AREAS.index(x) for x in net["areas"]])

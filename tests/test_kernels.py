@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import kernels
+from sim.agents import Provider
 from sim.domain import Episode
 
 N_AREAS, N_DIMS, N_PROV, N_MOD, N_PROF = 6, 3, 4, 4, 2
@@ -82,22 +85,34 @@ def test_seek_and_request_match_numpy(seed):
     national = _national(pop, rows, areas)
     trust = np.where(national, pop["trust_gov"][rows], pop["trust_ext"][rows])
     reg = np.where(pop["registered"][rows], 1.0, 0.6)
-    _equal(got, (rows, areas, pop["ep"][rows, areas] == Episode.LATENT, 0.3 * reg * trust))
     ep, since = pop["ep"].copy(), pop["ep_wait_since"].copy()
     late = np.zeros_like(ep, dtype=bool)
     late[act] = (ep[act] == Episode.WAITING) & (20 - since[act] >= 6)
     ep[late], since[late] = Episode.LATENT, -1
+    e = ep[act]
+    queued = np.flatnonzero((e == Episode.WAITING) | ((e == Episode.INTERRUPTED) & pop["ep_transfer"][act]))
+    queued = act[queued // N_AREAS] * N_AREAS + queued % N_AREAS
+    _equal(got, (rows * N_AREAS + areas, 0.3 * reg * trust, queued))
     _equal((a["ep"], a["ep_wait_since"]), (ep, since))
-    requests = got[2] & (got[3] > 0.1)
-    kernels.request(a["ep"], a["ep_wait_since"], 20, rows, areas, requests)
+    assert 0 < late.sum() and 0 < len(queued) < late[act].size  # every branch exercised
+    # after the draws: latent seekers wait, interrupted ones are matched this month only
+    u = np.random.default_rng(seed).random(len(rows)) * 0.5
+    queue = kernels.request(a["ep"], a["ep_wait_since"], 20, got[0], got[1], u, got[2])
+    _equal((queue,), (kernels.request.py_func(b["ep"], b["ep_wait_since"], 20, got[0], got[1], u, got[2]),))
+    _equal((a["ep"], a["ep_wait_since"]), (b["ep"], b["ep_wait_since"]))
+    seeks = u < got[1]
+    latent = pop["ep"][rows, areas] == Episode.LATENT
+    requests = seeks & latent
     ep[rows[requests], areas[requests]] = Episode.WAITING
     since[rows[requests], areas[requests]] = 20
     _equal((a["ep"], a["ep_wait_since"]), (ep, since))
-    got = kernels.episodes(act, a["ep"], a["ep_transfer"], Episode.WAITING, True)
-    _equal(got, kernels.episodes.py_func(act, a["ep"], a["ep_transfer"], Episode.WAITING, True))
-    e = a["ep"][act]
-    flat = np.flatnonzero((e == Episode.WAITING) | ((e == Episode.INTERRUPTED) & a["ep_transfer"][act]))
-    _equal(got, (act[flat // N_AREAS], flat % N_AREAS))
+    # the queue: what the model scanned for before (waiting or transferred), then re-seekers
+    e = ep[act]
+    flat = np.flatnonzero((e == Episode.WAITING) | ((e == Episode.INTERRUPTED) & pop["ep_transfer"][act]))
+    again = seeks & ~latent
+    want = np.concatenate([act[flat // N_AREAS] * N_AREAS + flat % N_AREAS, rows[again] * N_AREAS + areas[again]])
+    _equal((queue,), (want,))
+    assert requests.any() and again.any() and (seeks & latent).sum() < latent.sum()
 
 
 @pytest.mark.parametrize("seed", [4, 5])
@@ -200,17 +215,25 @@ def test_update_trust_and_counts_match_numpy(seed):
 def test_match_terms_and_first_eligible_match_numpy(seed):
     pop = _population(seed)
     rng = np.random.default_rng(seed)
+    n = len(pop["ep"])
     act = pop["act"]
     e = pop["ep"][act]
     flat = np.flatnonzero((e == Episode.WAITING) | (e == Episode.INTERRUPTED))
     rows, areas = act[flat // N_AREAS], flat % N_AREAS
-    u_case = rng.random(len(pop["ep"])).astype(np.float32)
+    queue = rows * N_AREAS + areas
+    reach, tie = rng.random(len(queue)), rng.random(len(queue))
+    u_case = rng.random(n).astype(np.float32)
     eligible = rng.random((N_MOD, N_PROF)) < 0.6
     case_share = rng.random(N_PROF)
+    # severities on both sides of float32(0.7) and equal to it (0.7 itself is not a float32)
+    severe_at = 0.7
+    severity = rng.choice(np.array([0.2, 0.7, 0.9, np.nextafter(np.float32(0.7), np.float32(0))], np.float32),
+                          (n, N_AREAS))
     consts = (0.45, 0.85, 0.37, 0.3)
-    args = (rows, areas, pop["ep"], pop["ep_transfer"], pop["ep_u"], pop["ep_interrupted"],
-            pop["ep_wait_since"], pop["modality"], pop["profile"], u_case, pop["trust_gov"],
-            pop["threshold"], N_PROF, eligible, case_share, *consts)
+    args = (queue, reach, tie, pop["ep"], pop["ep_transfer"], pop["ep_u"], pop["ep_interrupted"],
+            pop["ep_wait_since"], severity, pop["modality"], pop["profile"], pop["region"], u_case,
+            pop["trust_gov"], pop["threshold"], N_MOD, N_PROF, 3, eligible, case_share, *consts,
+            np.float32(severe_at))
     got = kernels.match_terms(*args)
     _equal(got, kernels.match_terms.py_func(*args))
     # numpy reference (the model's vectorised step 6)
@@ -218,12 +241,17 @@ def test_match_terms_and_first_eligible_match_numpy(seed):
     transfer = pop["ep"][rows, areas] == Episode.INTERRUPTED
     warm = transfer & pop["ep_transfer"][rows, areas]
     national = _national(pop, rows, areas) | warm
-    prof = pop["profile"][rows]
-    case_national = ~eligible[pop["modality"][rows], prof] | (u_case[rows] < case_share[prof])
+    mod, prof, reg = pop["modality"][rows], pop["profile"][rows], pop["region"][rows]
+    case_national = ~eligible[mod, prof] | (u_case[rows] < case_share[prof])
     p_match = np.where(case_national, rs, rs_ext)
     p_match = np.where(warm, handoff * (1 - w + w * pop["trust_gov"][rows]), p_match)
     since = np.where(transfer, pop["ep_interrupted"][rows, areas], pop["ep_wait_since"][rows, areas])
-    _equal(got, (transfer, national, p_match, since))
+    keep = np.flatnonzero(reach < p_match)
+    cell = Provider.cell_code(areas, reg, mod, prof, 3)  # N_MOD, N_PROF: the model's numbers
+    severe = severity[rows, areas] >= severe_at
+    _equal(got, (rows[keep], areas[keep], national[keep], cell[keep], severe[keep], transfer[keep],
+                 since[keep], tie[keep]))
+    assert 0 < len(keep) < len(queue) and warm[keep].any() and severe.any() and not severe.all()
     # a provider picks the first requests it may take, in queue order
     cell = rng.integers(0, 40, len(rows))
     serves = rng.random(40) < 0.7
@@ -237,6 +265,55 @@ def test_match_terms_and_first_eligible_match_numpy(seed):
             assert np.array_equal(pick, np.flatnonzero(ok)[:limit])
             assert np.array_equal(pick, kernels.first_eligible.py_func(
                 national, side, serves, cell, severe, by_referral, areas, taken, limit))
+
+
+def _queue_order_numpy(interrupted, since, tie):
+    """The model's queue order before the kernel."""
+    return np.argsort((~interrupted) * 1e7 + since + tie, kind="stable")
+
+
+#: Tie draws that stress the sort: 0, exact repeats, and draws so close to 1 that
+#: since + tie rounds up to since + 1 (equal to the next month's key with tie 0).
+_TIES = np.array([0.0, 0.25, 0.5, 0.5 + 2**-40, 1 - 2**-53, 1 - 2**-30, 1 - 2**-29, 1 - 2**-28])
+
+
+def _check_queue_order(interrupted, since, tie):
+    want = _queue_order_numpy(interrupted, since, tie)
+    assert np.array_equal(kernels.queue_order(interrupted, since, tie), want)
+    assert np.array_equal(kernels.queue_order.py_func(interrupted, since, tie), want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n, months", [(0, 1), (1, 1), (7, 2), (300, 3), (5000, 4), (2000, 40), (50, 100), (40, 1000)])
+def test_queue_order_is_numpys_stable_argsort(seed, n, months):
+    """Exactly the stable argsort, ties included (few months: buckets; many: the fallback)."""
+    rng = np.random.default_rng(seed)
+    interrupted = rng.random(n) < 0.2
+    since = (60 + rng.integers(0, months, n)).astype(np.int32)
+    tie = rng.random(n)
+    special = rng.random(n) < 0.5
+    tie[special] = rng.choice(_TIES, special.sum())
+    _check_queue_order(interrupted, since, tie)
+
+
+def test_queue_order_known_answer():
+    """Interrupted first; a tie draw so close to 1 that the key rounds up to the next month's
+    ties with that month's draw 0 and keeps its index order."""
+    interrupted = np.array([False, False, True, False, False, True])
+    since = np.array([6, 5, 9, 5, 5, 8], dtype=np.int32)
+    tie = np.array([0.0, 1 - 2**-53, 0.5, 0.3, 0.3, 0.9])
+    assert np.array_equal(kernels.queue_order(interrupted, since, tie), [5, 2, 3, 4, 0, 1])
+    _check_queue_order(interrupted, since, tie)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5) | st.integers(0, 2 * 10**7), st.sampled_from(list(_TIES))
+                          | st.floats(0, 1, exclude_max=True)), max_size=60))
+def test_queue_order_property(items):
+    interrupted = np.array([x[0] for x in items], dtype=bool)
+    since = np.array([x[1] for x in items], dtype=np.int32)
+    tie = np.array([x[2] for x in items], dtype=np.float64)
+    _check_queue_order(interrupted, since, tie)
 
 
 def _assign_numpy(pop, rows, areas, pick, provider, by_referral, external, t, lo, hi, smin, e):
