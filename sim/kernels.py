@@ -42,6 +42,10 @@ _CODES = np.arange(max(Episode) + 1)
 OPEN = np.isin(_CODES, [LATENT, WAITING, INTERRUPTED])
 #: Open or in service.
 BUSY = OPEN | (_CODES == IN_SERVICE)
+#: The same sets, and single codes, as bits of a row's set of codes (bit 1 << code).
+OPEN_BITS = (1 << LATENT) | (1 << WAITING) | (1 << INTERRUPTED)
+BUSY_BITS = OPEN_BITS | (1 << IN_SERVICE)
+WAITING_BIT, IN_SERVICE_BIT, DONE_BIT, INTERRUPTED_BIT = 1 << WAITING, 1 << IN_SERVICE, 1 << DONE, 1 << INTERRUPTED
 
 
 @njit(cache=True)
@@ -144,146 +148,153 @@ def request(ep, ep_wait_since, t, seekers, prob, u, queued):
 
 
 @njit(cache=True)
-def deliver(act, ep, ep_provider, ep_referral, ep_months, ep_duration, score, region, quality,
-            area_dim, econ_target, service_gain, referral_factor, unmet_decay, context_pull, load):
-    """Service, scores and completions of one month (step 7), in place.
+def serve_and_assess(act, ep, ep_provider, ep_referral, ep_months, ep_duration, ep_interrupted,
+                     ep_transfer, ep_wait_since, ep_u, score, region, modality, profile, u_follow,
+                     follow_until, follow_national, load, quality, area_dim, econ_target, eligible,
+                     follow_share, is_national, threshold, n_profiles, t, follow_months, tolerance,
+                     service, hazard):
+    """Steps 7-9 row by row, in one pass: service, drops, the re-migration hazard's terms
+    and the direction of trust; in place.
 
-    Per active row: each episode in service adds float32(service_gain x quality x (referral
-    factor or 1)) to its area's score dimension (areas in order); each dimension with an
-    unmet (latent, waiting or interrupted) need loses `unmet_decay` (in float64, rounded to
-    float32); the economic score moves toward the region's labour market by `context_pull`;
-    scores are clipped to [0, 1]. Then episodes in service count one more month, and those
-    that reach their duration are done: their provider's `load` drops by one.
+    The three phases read and write the same episode columns, and nothing between them
+    touches another row or draws a number (step 7's completions free places only, and the
+    tables below are fixed for the month), so each row can go through all three at once.
+    Per active row, in the model's order:
 
-    Returns:
-        The rows with at least one episode done this month (ascending).
-    """
-    done_rows = np.empty(len(act), np.int64)
-    n_done = 0
-    unmet = np.zeros(N_DIMS, np.bool_)
-    for row in act:
-        unmet[:] = False
-        served = False
-        for a in range(N_AREAS):
-            s = ep[row, a]
-            unmet[area_dim[a]] |= OPEN[s]
-            if s == IN_SERVICE:
-                served = True
-                d = area_dim[a]
-                factor = referral_factor if ep_referral[row, a] else 1.0
-                gain = np.float32(service_gain * quality[ep_provider[row, a], a] * factor)
-                score[row, d] = score[row, d] + gain
-        for d in range(N_DIMS):
-            if unmet[d]:
-                score[row, d] = np.float32(np.float64(score[row, d]) - unmet_decay)
-        s0 = np.float64(score[row, 0])
-        score[row, 0] = np.float32(s0 + context_pull * (econ_target[region[row]] - s0))
-        for d in range(N_DIMS):
-            score[row, d] = min(max(score[row, d], np.float32(0.0)), np.float32(1.0))
-        if not served:
-            continue
-        any_done = False
-        for a in range(N_AREAS):
-            if ep[row, a] != IN_SERVICE:
-                continue
-            ep_months[row, a] += 1
-            if ep_months[row, a] >= ep_duration[row, a]:
-                load[ep_provider[row, a]] -= 1
-                ep[row, a] = DONE
-                ep_provider[row, a] = -1
-                any_done = True
-        if any_done:
-            done_rows[n_done] = row
-            n_done += 1
-    return done_rows[:n_done]
+    7. Service (`service` = (gain, referral_factor, unmet_decay, context_pull)): each
+       episode in service adds float32(gain x quality x (referral_factor or 1)) to its
+       area's score dimension (areas in order); each dimension with an open (latent,
+       waiting or interrupted) need loses `unmet_decay` (in float64, rounded to float32);
+       the economic score moves toward the region's labour market by `context_pull`;
+       scores are clipped to [0, 1]. Episodes in service count one more month; those that
+       reach their duration are done and free their provider's place (`load`). A row with
+       an episode done starts follow-up until t + follow_months, by the national services
+       if the programme does not accept the returnee (`eligible`) or if its `u_follow`
+       falls below the national share of follow-up (`follow_share`, per profile).
+    8. Drops and hazard terms (`hazard` = (sustainable_score, remigration_unmet,
+       remigration_score, follow_up_effect, national_quality, external_quality)):
+       interrupted episodes not picked up within `tolerance` months are dropped (back to
+       latent). The re-migration hazard is remigration_base x exp(exponent) x
+       follow_factor, with exponent = remigration_unmet x (open needs) +
+       float32(remigration_score x max(0, sustainable_score - composite score)) and
+       follow_factor = 1 - follow_up_effect x following x quality of follow-up (national
+       or external); the model takes the exponential and draws (numpy's, as before).
+    9. Trust's direction: +1 when served by a national provider, -1 while waiting on the
+       national channel (and not served), else 0; `update_trust` applies it once the
+       system has moved (the norm trust reverts to depends on it).
 
-
-@njit(cache=True)
-def drop_and_hazard_terms(act, ep, ep_interrupted, ep_transfer, ep_wait_since, score, follow_until,
-                          follow_national, t, tolerance, sustainable_score, remigration_unmet,
-                          remigration_score, follow_up_effect, national_quality, external_quality):
-    """Step 8 before the draws: drops, the terms of the re-migration hazard, closure flags.
-
-    Interrupted episodes not picked up within `tolerance` months are dropped (back to
-    latent). Then, per active row, hazard = remigration_base x exp(exponent) x
-    follow_factor, with exponent = remigration_unmet x (open needs) +
-    float32(remigration_score x max(0, sustainable_score - composite score)) and
-    follow_factor = 1 - follow_up_effect x following x quality of follow-up (national or
-    external). Types as numpy's: the composite and the score term in float32, the rest in
-    float64.
+    Types are numpy's: scores and the composite in float32, the rest in float64.
 
     Returns:
-        exponent, follow_factor (float64) and idle (nothing open or in service and some
-        episode done) per active row; the number of episodes dropped.
+        Per active row: exponent, follow_factor (float64), idle (bool: nothing open or in
+        service and some episode done) and the trust step (int8); then the episodes
+        dropped, and the waiting and the open episodes of all active rows (after drops).
     """
+    gain_c, referral_factor, unmet_decay, context_pull = service
+    sustainable, unmet_c, score_c, follow_effect, national_q, external_q = hazard
     n = len(act)
     exponent = np.empty(n, np.float64)
     follow = np.empty(n, np.float64)
     idle = np.empty(n, np.bool_)
-    sustain32 = np.float32(sustainable_score)
-    coef32 = np.float32(remigration_score)
-    three = np.float32(3)
-    dropped = 0
+    steps = np.empty(n, np.int8)
+    sustain32, coef32, three = np.float32(sustainable), np.float32(score_c), np.float32(3)
+    zero32, one32 = np.float32(0.0), np.float32(1.0)
+    dropped = n_waiting = n_open_all = 0
     for i in range(n):
         row = act[i]
+        # The row at a glance, without a branch per episode (their states are unpredictable):
+        # the codes present (bit 1 << code), the open needs and the dimensions they touch.
+        codes = 0
         n_open = 0
-        busy = False
-        done = False
+        unmet = 0
         for a in range(N_AREAS):
-            s = ep[row, a]
-            if s == INTERRUPTED and t - ep_interrupted[row, a] + 1 >= tolerance:
-                s = LATENT
-                ep[row, a] = s
-                ep_interrupted[row, a] = -1
-                ep_transfer[row, a] = False
-                ep_wait_since[row, a] = -1
-                dropped += 1
-            n_open += OPEN[s]
-            busy |= BUSY[s]
-            done |= s == DONE
-        composite = (score[row, 0] + score[row, 1] + score[row, 2]) / three
-        below = max(np.float32(0.0), sustain32 - composite)
-        exponent[i] = remigration_unmet * n_open + np.float64(coef32 * below)
+            s = int(ep[row, a])
+            codes |= 1 << s
+            is_open = (OPEN_BITS >> s) & 1
+            n_open += is_open
+            unmet |= is_open << area_dim[a]
+        # 7: service, scores, completions and the start of follow-up
+        if codes & IN_SERVICE_BIT:
+            for a in range(N_AREAS):
+                if ep[row, a] == IN_SERVICE:
+                    d = area_dim[a]
+                    factor = referral_factor if ep_referral[row, a] else 1.0
+                    score[row, d] = score[row, d] + np.float32(gain_c * quality[ep_provider[row, a], a] * factor)
+        # x - 0.0 is x exactly: the decay is applied without a branch (same values)
+        x0 = np.float32(np.float64(score[row, 0]) - unmet_decay * (unmet & 1))
+        x1 = np.float32(np.float64(score[row, 1]) - unmet_decay * ((unmet >> 1) & 1))
+        x2 = np.float32(np.float64(score[row, 2]) - unmet_decay * ((unmet >> 2) & 1))
+        e0 = np.float64(x0)
+        x0 = np.float32(e0 + context_pull * (econ_target[region[row]] - e0))
+        x0 = min(max(x0, zero32), one32)
+        x1 = min(max(x1, zero32), one32)
+        x2 = min(max(x2, zero32), one32)
+        score[row, 0] = x0
+        score[row, 1] = x1
+        score[row, 2] = x2
+        national = False  # served by a national provider (after completions)
+        if codes & IN_SERVICE_BIT:
+            codes &= ~IN_SERVICE_BIT
+            any_done = False
+            for a in range(N_AREAS):
+                if ep[row, a] != IN_SERVICE:
+                    continue
+                ep_months[row, a] += 1
+                if ep_months[row, a] >= ep_duration[row, a]:
+                    load[ep_provider[row, a]] -= 1
+                    ep[row, a] = DONE
+                    ep_provider[row, a] = -1
+                    any_done = True
+                else:
+                    codes |= IN_SERVICE_BIT
+                    national |= is_national[ep_provider[row, a]]
+            if any_done:
+                codes |= DONE_BIT
+                prof = profile[row]
+                follow_national[row] = not eligible[modality[row], prof] or u_follow[row] < follow_share[prof]
+                follow_until[row] = t + follow_months
+        # 8: drops (interrupted -> latent: still open, so n_open and `codes` hold)
+        if codes & INTERRUPTED_BIT:
+            for a in range(N_AREAS):
+                if ep[row, a] == INTERRUPTED and t - ep_interrupted[row, a] + 1 >= tolerance:
+                    ep[row, a] = LATENT
+                    ep_interrupted[row, a] = -1
+                    ep_transfer[row, a] = False
+                    ep_wait_since[row, a] = -1
+                    dropped += 1
+        # 9: waiting on the national channel
+        waiting = False
+        if codes & WAITING_BIT:
+            cell0 = (modality[row] * n_profiles + profile[row]) * N_AREAS
+            for a in range(N_AREAS):
+                is_waiting = ep[row, a] == WAITING
+                n_waiting += is_waiting
+                waiting |= is_waiting & (ep_u[row, a] < threshold[cell0 + a])
+        # 8: the hazard's terms
+        composite = (x0 + x1 + x2) / three
+        below = max(zero32, sustain32 - composite)
+        exponent[i] = unmet_c * n_open + np.float64(coef32 * below)
         following = 1.0 if follow_until[row] >= t else 0.0
-        quality = national_quality if follow_national[row] else external_quality
-        follow[i] = 1 - follow_up_effect * following * quality
-        idle[i] = done and not busy
-    return exponent, follow, idle, dropped
+        quality_f = national_q if follow_national[row] else external_q
+        follow[i] = 1 - follow_effect * following * quality_f
+        idle[i] = (codes & DONE_BIT) != 0 and (codes & BUSY_BITS) == 0
+        steps[i] = 1 if national else (-1 if waiting else 0)
+        n_open_all += n_open
+    return exponent, follow, idle, steps, dropped, n_waiting, n_open_all
 
 
 @njit(cache=True)
-def update_trust(act, ep, ep_provider, ep_u, modality, profile, trust_gov, is_national,
-                 threshold, n_profiles, learning, reversion, norm):
-    """Trust in government (step 9), in place, and the month's counts of episodes.
-
-    Trust goes up by `learning` when served by a national provider, down by it while
-    waiting on the national channel (and not served), then back toward `norm` by
-    `reversion`; clipped to [0, 1]. All in float32, as numpy computed it.
-
-    Returns:
-        Waiting and open (latent, waiting, interrupted) episodes of the active rows.
-    """
+def update_trust(act, steps, trust_gov, learning, reversion, norm):
+    """Trust in government (step 9), in place: up by `learning` x step (the direction found
+    by `serve_and_assess`, in the order of `act`), then back toward `norm` by `reversion`;
+    clipped to [0, 1]. All in float32, as numpy computed it."""
     learning32, reversion32, norm32 = np.float32(learning), np.float32(reversion), np.float32(norm)
-    n_waiting = 0
-    n_open = 0
-    for row in act:
-        served = False
-        waiting = False
-        for a in range(N_AREAS):
-            s = ep[row, a]
-            n_open += OPEN[s]
-            p = ep_provider[row, a]
-            served |= (p >= 0) and is_national[p]
-            if s == WAITING:
-                n_waiting += 1
-                waiting |= national_channel(ep_u[row, a], modality[row], profile[row], a, n_profiles,
-                                            N_AREAS, threshold)
-        step = np.float32(1.0) if served else (np.float32(-1.0) if waiting else np.float32(0.0))
+    for i in range(len(act)):
+        row = act[i]
         trust = trust_gov[row]
-        delta = learning32 * step
+        delta = learning32 * np.float32(steps[i])
         delta = delta + reversion32 * (norm32 - trust)
         trust_gov[row] = min(max(trust + delta, np.float32(0.0)), np.float32(1.0))
-    return n_waiting, n_open
 
 
 @njit(cache=True)
@@ -460,23 +471,28 @@ def assign(rows, areas, pick, provider, by_referral, external, t, lo, hi, smin32
 
 
 @njit(cache=True)
-def close_files(act, leaves, idle, arrival, follow_until, t, monitoring, ep, ep_provider, status,
-                exit_month, load, remigrated, closed):
+def close_files(act, u, survival, idle, steps, arrival, follow_until, t, monitoring, ep, ep_provider,
+                status, exit_month, load, remigrated, closed):
     """Step 8 after the draws: files end, in place; returns the rows still active.
 
-    A returnee who `leaves` re-migrates; one who stays is closed when the monitoring
-    period is over (t - arrival + 1 >= monitoring) or when nothing is open or in service
-    (`idle`) and follow-up ended before t. An ended file's episodes in service end and
-    free their provider's place (`load`).
+    A returnee re-migrates when its draw `u` < 1 - `survival` (survival = exp(-hazard),
+    numpy's); one who stays is closed when the monitoring period is over (t - arrival + 1
+    >= monitoring) or when nothing is open or in service (`idle`) and follow-up ended
+    before t. An ended file's episodes in service end and free their provider's place
+    (`load`).
 
     Returns:
-        The active rows that stay (ascending), and the numbers re-migrated and closed.
+        The active rows that stay (ascending) and their trust `steps`; the numbers
+        re-migrated and closed; the waiting and the open episodes of the files ended
+        (taken off the month's counts).
     """
-    keep = np.empty(len(act), np.int64)
-    n_keep = n_left = n_closed = 0
-    for i in range(len(act)):
+    n = len(act)
+    keep = np.empty(n, np.int64)
+    kept_steps = np.empty(n, np.int8)
+    n_keep = n_left = n_closed = waiting_gone = open_gone = 0
+    for i in range(n):
         row = act[i]
-        if leaves[i]:
+        if u[i] < 1.0 - survival[i]:
             code = remigrated
             n_left += 1
         elif t - arrival[row] + 1 >= monitoring or (idle[i] and follow_until[row] < t):
@@ -484,13 +500,17 @@ def close_files(act, leaves, idle, arrival, follow_until, t, monitoring, ep, ep_
             n_closed += 1
         else:
             keep[n_keep] = row
+            kept_steps[n_keep] = steps[i]
             n_keep += 1
             continue
         status[row] = code
         exit_month[row] = t
         for a in range(N_AREAS):
-            if ep[row, a] == IN_SERVICE:
+            s = ep[row, a]
+            waiting_gone += s == WAITING
+            open_gone += OPEN[s]
+            if s == IN_SERVICE:
                 load[ep_provider[row, a]] -= 1
                 ep[row, a] = ENDED
                 ep_provider[row, a] = -1
-    return keep[:n_keep], n_left, n_closed
+    return keep[:n_keep], kept_steps[:n_keep], n_left, n_closed, waiting_gone, open_gone

@@ -506,56 +506,66 @@ class HandoverModel(mesa.Model):
 
     # 7 ---------------------------------------------------------------------------
     def deliver_services(self, t: int) -> None:
-        """Served episodes raise scores; context and unmet needs move them; completions close."""
+        """Served episodes raise scores; context and unmet needs move them; completions close
+        and start follow-up.
+
+        The same pass over the active rows (`kernels.serve_and_assess`) also does the row
+        work of steps 8 and 9 that needs no draw: drops, the re-migration hazard's terms and
+        the direction of each returnee's trust; `close_drop_remigrate` and `update_system`
+        use them this month.
+        """
         pop = self.population
-        beh = self.params.country.returnees
-        done = kernels.deliver(
+        c = self.params.country
+        beh = c.returnees
+        m = self.params.model
+        service = (float(beh.service_gain), float(beh.referral_factor), float(beh.unmet_decay),
+                   float(beh.context_pull))
+        hazard = (float(beh.sustainable_score), float(beh.remigration_unmet), float(beh.remigration_score),
+                  float(beh.follow_up_effect), self._national_productivity(),
+                  float(c.system.follow_up_quality_external) if self._eligible.any() else 0.0)
+        is_national = np.array([not p.external for p in self.providers])
+        self._assessed = kernels.serve_and_assess(
             self._act, pop.ep, pop.ep_provider, pop.ep_referral, pop.ep_months, pop.ep_duration,
-            pop.score, pop.region, self._quality(), AREA_DIM, self.labour * self.labour_factor,
-            float(beh.service_gain), float(beh.referral_factor), float(beh.unmet_decay),
-            float(beh.context_pull), self._load)
-        if len(done):
-            self._start_follow_up(t, done)
+            pop.ep_interrupted, pop.ep_transfer, pop.ep_wait_since, pop.ep_u, pop.score, pop.region,
+            pop.modality, pop.profile, pop.u_follow, pop.follow_until, pop.follow_national, self._load,
+            self._quality(), AREA_DIM, self.labour * self.labour_factor, self._eligible,
+            self.shares[:, SEG["follow_up"]].copy(), is_national, self._threshold, len(PROFILES), t,
+            beh.follow_up_months, max(m.gap_tolerance_months, 1), service, hazard)
 
     def _quality(self) -> np.ndarray:
         """(provider, area) effective service quality this month."""
         return np.array([p.quality for p in self.providers], dtype=np.float64).reshape(-1, N_AREAS)
 
-    def _start_follow_up(self, t: int, rows: np.ndarray) -> None:
-        pop = self.population
-        prof = pop.profile[rows]
-        elig = self._eligible[pop.modality[rows], prof]
-        pop.follow_national[rows] = ~elig | (pop.u_follow[rows] < self.shares[prof, SEG["follow_up"]])
-        pop.follow_until[rows] = t + self.params.country.returnees.follow_up_months
-
     # 8 ---------------------------------------------------------------------------
     def close_drop_remigrate(self, t: int) -> None:
-        """Drop cases past the gap tolerance, draw re-migration, close finished files."""
+        """Drop cases past the gap tolerance, draw re-migration, close finished files.
+
+        The drops and the hazard's terms were found by step 7's pass (`deliver_services`).
+        """
         pop = self.population
-        m = self.params.model
         beh = self.params.country.returnees
         act = self._act
-        # Drops (interrupted and not picked up within the tolerance), then the hazard's terms.
-        external_quality = self.params.country.system.follow_up_quality_external
-        exponent, follow, idle, dropped = kernels.drop_and_hazard_terms(
-            act, pop.ep, pop.ep_interrupted, pop.ep_transfer, pop.ep_wait_since, pop.score,
-            pop.follow_until, pop.follow_national, t, max(m.gap_tolerance_months, 1),
-            float(beh.sustainable_score), float(beh.remigration_unmet), float(beh.remigration_score),
-            float(beh.follow_up_effect), self._national_productivity(),
-            float(external_quality) if self._eligible.any() else 0.0)
+        exponent, follow, idle, steps, dropped, waiting, unmet = self._assessed
+        self._assessed = None
         self._dropped_month = dropped
         self.dropped_total += dropped
-        # The re-migration hazard and its draw (exponentials stay in numpy: same values).
-        hazard = beh.remigration_base * np.exp(exponent)
-        hazard *= follow
-        leaves = self.streams.outcomes.random(len(act)) < 1 - np.exp(-hazard)
+        # hazard = base x exp(exponent) x follow; a returnee leaves if u < 1 - exp(-hazard).
+        # In place, with numpy's exponentials (the same values); -(base x e) x f is exactly
+        # -hazard (a sign rounds symmetrically).
+        survival = np.exp(exponent, out=exponent)
+        np.multiply(survival, -float(beh.remigration_base), out=survival)
+        np.multiply(survival, follow, out=survival)
+        np.exp(survival, out=survival)
+        u = self.streams.outcomes.random(len(act))
         # Re-migration, then closure: monitoring over, or nothing open and follow-up finished.
-        self._act, left, closed = kernels.close_files(
-            act, leaves, idle, pop.arrival, pop.follow_until, t, m.monitoring_months, pop.ep,
-            pop.ep_provider, pop.status, pop.exit_month, self._load, int(Status.REMIGRATED),
-            int(Status.CLOSED))
+        self._act, self._trust_steps, left, closed, waiting_gone, unmet_gone = kernels.close_files(
+            act, u, survival, idle, steps, pop.arrival, pop.follow_until, t,
+            self.params.model.monitoring_months, pop.ep, pop.ep_provider, pop.status, pop.exit_month,
+            self._load, int(Status.REMIGRATED), int(Status.CLOSED))
         self._n_remigrated += left
         self._n_closed += closed
+        # The month's waiting and open episodes of the files still active (for `record`).
+        self._month_counts = (waiting - waiting_gone, unmet - unmet_gone)
 
     # 9 ---------------------------------------------------------------------------
     def _caseloads(self) -> np.ndarray:
@@ -574,9 +584,13 @@ class HandoverModel(mesa.Model):
         return np.bincount(prov[mask], minlength=len(self.providers))
 
     def _national_productivity(self) -> float:
+        """National providers' productivity, weighted by staff (what np.average computes,
+        without its checks: the same values, a quarter of the time)."""
         nat = [p for p in self.providers if not p.external]
+        if not nat:
+            return 0.0
         weights = np.array([p.staff for p in nat]) + 1e-9
-        return float(np.average([p.productivity for p in nat], weights=weights)) if nat else 0.0
+        return float((np.array([p.productivity for p in nat]) * weights).sum() / weights.sum())
 
     def _absorption(self) -> float:
         """National capacity relative to the whole caseload in service (at most 1): how much
@@ -601,16 +615,12 @@ class HandoverModel(mesa.Model):
         self.system.update(national_load / total_load if total_load else 0.0,
                            nat_spend / all_spend if all_spend else 0.0, self._ta_usd)
         self.readiness = self.system.readiness(self._national_productivity(), self._absorption())
-        # Trust in government: up when served by national actors, down while left waiting on them.
+        # Trust in government: up when served by national actors, down while left waiting on
+        # them (the direction found by step 7's pass), and back toward the norm.
         beh = self.params.country.returnees
-        pop = self.population
-        is_national = np.array([not p.external for p in self.providers])
-        norm = min(1.0, beh.trust_gov * self.system.trust_factor)  # opinions drift back to the norm
-        # The same pass counts the month's waiting and open episodes (for `record`).
-        self._month_counts = kernels.update_trust(
-            self._act, pop.ep, pop.ep_provider, pop.ep_u, pop.modality, pop.profile, pop.trust_gov,
-            is_national, self._threshold, len(PROFILES), float(beh.trust_learning),
-            float(beh.trust_reversion), float(norm))
+        norm = min(1.0, beh.trust_gov * self.system.trust_factor)
+        kernels.update_trust(self._act, self._trust_steps, self.population.trust_gov,
+                             float(beh.trust_learning), float(beh.trust_reversion), float(norm))
 
     # 10 --------------------------------------------------------------------------
     def record(self, t: int) -> None:

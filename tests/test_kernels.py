@@ -43,6 +43,7 @@ def _population(seed: int, n: int = 400) -> dict[str, np.ndarray]:
         "threshold": np.where(rng.random(N_MOD * N_PROF * N_AREAS) < 0.2, 2.0,
                               rng.random(N_MOD * N_PROF * N_AREAS)),
         "quality": rng.random((N_PROV, N_AREAS)),
+        "u_follow": rng.random(n).astype(np.float32),
     }
 
 
@@ -115,28 +116,17 @@ def test_seek_and_request_match_numpy(seed):
     assert requests.any() and again.any() and (seeks & latent).sum() < latent.sum()
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_deliver_matches_numpy(seed):
-    pop = _population(seed)
-    act = pop["act"]
-    econ = np.array([0.2, 0.5, 0.9])
-    consts = (0.05, 0.6, 0.004, 0.02)
-    runs = []
-    for fn in (kernels.deliver, kernels.deliver.py_func):
-        s = _copy(pop)
-        load = np.full(N_PROV, 1000, dtype=np.int64)
-        done = fn(act, s["ep"], s["ep_provider"], s["ep_referral"], s["ep_months"], s["ep_duration"],
-                  s["score"], s["region"], s["quality"], AREA_DIM, econ, *consts, load)
-        runs.append((done, load, s["ep"], s["ep_provider"], s["ep_months"], s["score"]))
-    _equal(runs[0], runs[1])
-    # numpy reference (the model's vectorised step 7)
+def _deliver_numpy(s, act, econ, consts, load):
+    """The model's vectorised step 7 before the kernels, in place; returns the rows with an
+    episode done."""
     gain_c, ref_c, decay, pull = consts
-    ep = pop["ep"][act]
-    score = pop["score"][act]
+    ep = s["ep"][act]
+    score = s["score"][act]
     flat = np.flatnonzero(ep == Episode.IN_SERVICE)
     r, a = flat // N_AREAS, flat % N_AREAS
-    prov = pop["ep_provider"][act[r], a]
-    gain = gain_c * pop["quality"][prov, a] * np.where(pop["ep_referral"][act[r], a], ref_c, 1.0)
+    rows = act[r]
+    prov = s["ep_provider"][rows, a]
+    gain = gain_c * s["quality"][prov, a] * np.where(s["ep_referral"][rows, a], ref_c, 1.0)
     per_area = np.zeros(ep.shape, dtype=np.float32)
     per_area[r, a] = gain
     for k in range(N_AREAS):
@@ -145,70 +135,117 @@ def test_deliver_matches_numpy(seed):
     for k in range(N_AREAS):
         unmet_dim[:, AREA_DIM[k]] |= _open(ep)[:, k]
     np.subtract(score, np.float64(decay), out=score, where=unmet_dim)
-    target = np.take(econ, pop["region"][act])
+    target = np.take(econ, s["region"][act])
     score[:, 0] += pull * (target - score[:, 0])
     np.clip(score, 0.0, 1.0, out=score)
-    assert np.array_equal(runs[0][5][act], score)
-    months = pop["ep_months"][act[r], a] + 1
-    finished = months >= pop["ep_duration"][act[r], a]
-    assert np.array_equal(runs[0][0], np.unique(act[r][finished]))
-    assert np.array_equal(runs[0][1], 1000 - np.bincount(prov[finished], minlength=N_PROV))
+    s["score"][act] = score
+    months = s["ep_months"][rows, a] + 1
+    s["ep_months"][rows, a] = months
+    finished = months >= s["ep_duration"][rows, a]
+    load -= np.bincount(prov[finished], minlength=N_PROV)
+    s["ep"][rows[finished], a[finished]] = Episode.DONE
+    s["ep_provider"][rows[finished], a[finished]] = -1
+    return np.unique(rows[finished])
 
 
-@pytest.mark.parametrize("seed", [6, 7])
-def test_drops_and_hazard_terms_match_numpy(seed):
-    pop = _population(seed)
-    act, t, tolerance = pop["act"], 19, 3
-    consts = (0.5, 0.3, 2.5, 0.4, 0.7, 0.35)
-    cols = ("ep", "ep_interrupted", "ep_transfer", "ep_wait_since")
-    runs = []
-    for fn in (kernels.drop_and_hazard_terms, kernels.drop_and_hazard_terms.py_func):
-        s = _copy(pop)
-        out = fn(act, *(s[c] for c in cols), s["score"], s["follow_until"], s["follow_national"], t,
-                 tolerance, *consts)
-        runs.append((*out[:3], np.array(out[3]), *(s[c] for c in cols)))
-    _equal(runs[0], runs[1])
-    # numpy reference (the model's vectorised step 8)
+def _drops_and_hazard_terms_numpy(s, act, t, tolerance, consts):
+    """The model's vectorised step 8 before the draws (drops in place); returns exponent,
+    follow factor, idle and the number dropped."""
     sustainable, unmet_c, score_c, effect, nat_q, ext_q = consts
-    ep = pop["ep"][act]
-    late = (ep == Episode.INTERRUPTED) & (t - pop["ep_interrupted"][act] + 1 >= tolerance)
+    ep = s["ep"][act]
+    late = (ep == Episode.INTERRUPTED) & (t - s["ep_interrupted"][act] + 1 >= tolerance)
     ep[late] = Episode.LATENT
-    assert runs[0][3] == late.sum() and np.array_equal(runs[0][4][act], ep)
-    score = pop["score"][act]
+    r, a = np.nonzero(late)
+    s["ep"][act[r], a] = Episode.LATENT
+    s["ep_interrupted"][act[r], a] = -1
+    s["ep_transfer"][act[r], a] = False
+    s["ep_wait_since"][act[r], a] = -1
+    score = s["score"][act]
     n_unmet = _open(ep).sum(axis=1).astype(np.int16)
     composite = (score[:, 0] + score[:, 1] + score[:, 2]) / np.float32(3)
     below = np.maximum(0.0, sustainable - composite)
-    following = pop["follow_until"][act] >= t
-    quality = np.where(pop["follow_national"][act], nat_q, ext_q)
+    following = s["follow_until"][act] >= t
+    quality = np.where(s["follow_national"][act], nat_q, ext_q)
     idle = ~(_open(ep) | (ep == Episode.IN_SERVICE)).any(axis=1) & (ep == Episode.DONE).any(axis=1)
-    _equal(runs[0][:3], (unmet_c * n_unmet + score_c * below, 1 - effect * following * quality, idle))
+    return unmet_c * n_unmet + score_c * below, 1 - effect * following * quality, idle, int(late.sum())
 
 
-@pytest.mark.parametrize("seed", [8, 9])
-def test_update_trust_and_counts_match_numpy(seed):
+def _serve_and_assess(fn, s, act, t, eligible, follow_share, is_national, econ, load, service, hazard):
+    return fn(act, s["ep"], s["ep_provider"], s["ep_referral"], s["ep_months"], s["ep_duration"],
+              s["ep_interrupted"], s["ep_transfer"], s["ep_wait_since"], s["ep_u"], s["score"],
+              s["region"], s["modality"], s["profile"], s["u_follow"], s["follow_until"],
+              s["follow_national"], load, s["quality"], AREA_DIM, econ, eligible, follow_share,
+              is_national, s["threshold"], N_PROF, t, 4, 3, service, hazard)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_serve_and_assess_matches_numpy(seed):
+    """One pass of steps 7-9 equals the vectorised steps run one after the other: service,
+    follow-up start, drops and hazard terms, trust's direction and the month's counts."""
     pop = _population(seed)
-    act = pop["act"]
+    rng = np.random.default_rng(seed + 30)
+    act, t = pop["act"], 19
+    eligible = rng.random((N_MOD, N_PROF)) < 0.6
+    follow_share = rng.random(N_PROF)
     is_national = np.array([False, True, True, False])
-    consts = (0.05, 0.1, 0.45)
-    runs, counts = [], []
-    for fn in (kernels.update_trust, kernels.update_trust.py_func):
+    econ = np.array([0.2, 0.5, 0.9])
+    service = (0.05, 0.6, 0.004, 0.02)
+    hazard = (0.5, 0.3, 2.5, 0.4, 0.7, 0.35)
+    runs = []
+    for fn in (kernels.serve_and_assess, kernels.serve_and_assess.py_func):
         s = _copy(pop)
-        counts.append(fn(act, s["ep"], s["ep_provider"], s["ep_u"], s["modality"], s["profile"],
-                         s["trust_gov"], is_national, s["threshold"], N_PROF, *consts))
-        runs.append(s["trust_gov"])
-    _equal(runs[:1], runs[1:])
-    learning, reversion, norm = consts
-    ep, prov = pop["ep"][act], pop["ep_provider"][act]
-    served = (np.isin(prov, np.flatnonzero(is_national))).any(axis=1)
+        load = np.full(N_PROV, 1000, dtype=np.int64)
+        out = _serve_and_assess(fn, s, act, t, eligible, follow_share, is_national, econ, load, service, hazard)
+        runs.append((out, load, s))
+    _equal(runs[0][0][:4], runs[1][0][:4])
+    assert runs[0][0][4:] == runs[1][0][4:] and np.array_equal(runs[0][1], runs[1][1])
+    for key in pop:
+        assert np.array_equal(runs[0][2][key], runs[1][2][key]), key
+    # numpy reference: the model's vectorised steps 7, 8 (before the draws) and 9
+    want = _copy(pop)
+    load = np.full(N_PROV, 1000, dtype=np.int64)
+    done = _deliver_numpy(want, act, econ, service, load)
+    prof = want["profile"][done]
+    want["follow_national"][done] = ~eligible[want["modality"][done], prof] | (want["u_follow"][done] < follow_share[prof])
+    want["follow_until"][done] = t + 4
+    exponent, follow, idle, dropped = _drops_and_hazard_terms_numpy(want, act, t, 3, hazard)
+    ep, prov = want["ep"][act], want["ep_provider"][act]
+    served = np.isin(prov, np.flatnonzero(is_national)).any(axis=1)
     flat = np.flatnonzero(ep == Episode.WAITING)
     r, a = flat // N_AREAS, flat % N_AREAS
     waiting = np.zeros(len(act), dtype=bool)
-    waiting[r[_national(pop, act[r], a)]] = True
+    waiting[r[_national(want, act[r], a)]] = True
+    steps = np.where(served, 1, np.where(waiting, -1, 0)).astype(np.int8)
+    out, got_load, got = runs[0]
+    _equal(out[:4], (exponent, follow, idle, steps))
+    assert out[4:] == (dropped, int((ep == Episode.WAITING).sum()), int(_open(ep).sum()))
+    assert np.array_equal(got_load, load)
+    for key in pop:
+        assert np.array_equal(got[key], want[key]), key
+    # every branch is exercised
+    assert len(done) and dropped and (steps == 1).any() and (steps == -1).any() and idle.any()
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_update_trust_matches_numpy(seed):
+    pop = _population(seed)
+    act = pop["act"]
+    steps = np.random.default_rng(seed).integers(-1, 2, len(act)).astype(np.int8)
+    consts = (0.05, 0.1, 0.45)
+    runs = []
+    for fn in (kernels.update_trust, kernels.update_trust.py_func):
+        s = _copy(pop)
+        fn(act, steps, s["trust_gov"], *consts)
+        runs.append(s["trust_gov"])
+    _equal(runs[:1], runs[1:])
+    # numpy reference: the model's step 9 before the kernels (step as float32)
+    learning, reversion, norm = consts
     trust = pop["trust_gov"][act]
-    delta = learning * (served.astype(np.float32) - (waiting & ~served))
+    delta = learning * steps.astype(np.float32)
     delta += reversion * (norm - trust)
-    assert np.array_equal(runs[0][act], np.clip(trust + delta, 0.0, 1.0))
-    assert counts[0] == counts[1] == (int((ep == Episode.WAITING).sum()), int(_open(ep).sum()))
+    want = pop["trust_gov"].copy()
+    want[act] = np.clip(trust + delta, 0.0, 1.0)
+    _equal(runs[:1], [want])
 
 
 @pytest.mark.parametrize("seed", [10, 11])
@@ -373,8 +410,11 @@ def test_close_files_matches_numpy(seed):
     rng = np.random.default_rng(seed + 20)
     n, act = len(pop["ep"]), pop["act"]
     arrival = rng.integers(0, 20, n).astype(np.int32)
-    leaves = rng.random(len(act)) < 0.2
+    u = rng.random(len(act))
+    survival = np.exp(-rng.random(len(act)) * 0.5)
+    leaves = u < 1 - survival
     idle = rng.random(len(act)) < 0.4
+    steps = rng.integers(-1, 2, len(act)).astype(np.int8)
     t, monitoring = 20, 12
     load = np.bincount(pop["ep_provider"][pop["ep"] == Episode.IN_SERVICE], minlength=N_PROV)
     # numpy reference: the model's `_end_files` before the kernel
@@ -389,16 +429,23 @@ def test_close_files_matches_numpy(seed):
         want["ep"][rows] = np.where(served, Episode.ENDED, want["ep"][rows])
         want["ep_provider"][rows] = np.where(served, -1, want["ep_provider"][rows])
 
+    ep = pop["ep"][act]
     end(act[leaves], 2)
     still = act[~leaves]
     ends = (t - arrival[still] + 1 >= monitoring) | (idle[~leaves] & (pop["follow_until"][still] < t))
     end(still[ends], 1)
+    stays = np.flatnonzero(~leaves)[~ends]
+    gone = np.ones(len(act), dtype=bool)
+    gone[stays] = False
     for fn in (kernels.close_files, kernels.close_files.py_func):
         got = _copy(pop) | {"status": np.zeros(n, np.int8), "exit_month": np.full(n, -1, np.int32),
                             "load": load.copy()}
-        kept, left, closed = fn(act, leaves, idle, arrival, got["follow_until"], t, monitoring, got["ep"],
-                                got["ep_provider"], got["status"], got["exit_month"], got["load"], 2, 1)
+        kept, kept_steps, left, closed, waiting_gone, open_gone = fn(
+            act, u, survival, idle, steps, arrival, got["follow_until"], t, monitoring, got["ep"],
+            got["ep_provider"], got["status"], got["exit_month"], got["load"], 2, 1)
         assert np.array_equal(kept, still[~ends]) and left == leaves.sum() and closed == ends.sum()
+        _equal([kept_steps], [steps[stays]])
+        assert waiting_gone == (ep[gone] == Episode.WAITING).sum() and open_gone == _open(ep[gone]).sum()
         for key in ("status", "exit_month", "load", "ep", "ep_provider"):
             assert np.array_equal(want[key], got[key]), key
     assert 0 < ends.sum() < len(still) and leaves.any()  # both branches exercised
