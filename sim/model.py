@@ -443,7 +443,8 @@ class HandoverModel(mesa.Model):
             np.float32(self.params.country.needs.specialist_severity))
         # Interrupted cases first, then first come first served; ties in random order.
         order = kernels.queue_order(interrupted, since, tie)
-        rows, areas, national, cell, severe = rows[order], areas[order], national[order], cell[order], severe[order]
+        rows, areas, national = rows[order], areas[order], national[order]
+        cell, severe = cell[order], severe[order]
         taken = np.zeros(len(rows), dtype=bool)
         free = np.array([max(p.capacity - c, 0) for p, c in zip(self.providers, self._caseloads())])
         for p in self.providers:

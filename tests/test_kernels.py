@@ -111,7 +111,8 @@ def test_seek_and_request_match_numpy(seed):
     e = ep[act]
     flat = np.flatnonzero((e == Episode.WAITING) | ((e == Episode.INTERRUPTED) & pop["ep_transfer"][act]))
     again = seeks & ~latent
-    want = np.concatenate([act[flat // N_AREAS] * N_AREAS + flat % N_AREAS, rows[again] * N_AREAS + areas[again]])
+    want = np.concatenate([act[flat // N_AREAS] * N_AREAS + flat % N_AREAS,
+                           rows[again] * N_AREAS + areas[again]])
     _equal((queue,), (want,))
     assert requests.any() and again.any() and (seeks & latent).sum() < latent.sum()
 
@@ -321,7 +322,8 @@ def _check_queue_order(interrupted, since, tie):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("n, months", [(0, 1), (1, 1), (7, 2), (300, 3), (5000, 4), (2000, 40), (50, 100), (40, 1000)])
+@pytest.mark.parametrize("n, months", [(0, 1), (1, 1), (7, 2), (300, 3), (5000, 4), (2000, 40),
+                                       (50, 100), (40, 1000)])
 def test_queue_order_is_numpys_stable_argsort(seed, n, months):
     """Exactly the stable argsort, ties included (few months: buckets; many: the fallback)."""
     rng = np.random.default_rng(seed)
@@ -344,9 +346,11 @@ def test_queue_order_known_answer():
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5) | st.integers(0, 2 * 10**7), st.sampled_from(list(_TIES))
-                          | st.floats(0, 1, exclude_max=True)), max_size=60))
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5) | st.integers(0, 2 * 10**7),
+                          st.sampled_from(list(_TIES)) | st.floats(0, 1, exclude_max=True)),
+                max_size=60))
 def test_queue_order_property(items):
+    """Any mix of groups, months (including the fallback's wide spans) and tie draws."""
     interrupted = np.array([x[0] for x in items], dtype=bool)
     since = np.array([x[1] for x in items], dtype=np.int32)
     tie = np.array([x[2] for x in items], dtype=np.float64)
