@@ -30,6 +30,9 @@ from sim.domain import AREAS, DIMENSIONS, Episode
 #: loop bounded by `ep.shape[1]`).
 N_AREAS = len(AREAS)
 N_DIMS = len(DIMENSIONS)
+#: log2(e) and the powers of two 2^k, k = -1000 ... 1023, for `exp_ceiling`.
+LOG2E = 1.4426950408889634
+POW2 = np.ldexp(1.0, np.arange(-1000, 1024))
 
 NONE, LATENT, WAITING, IN_SERVICE, DONE, INTERRUPTED, ENDED = (
     int(Episode.NONE), int(Episode.LATENT), int(Episode.WAITING), int(Episode.IN_SERVICE),
@@ -150,9 +153,9 @@ def request(ep, ep_wait_since, t, seekers, prob, u, queued):
 @njit(cache=True)
 def serve_and_assess(act, ep, ep_provider, ep_referral, ep_months, ep_duration, ep_interrupted,
                      ep_transfer, ep_wait_since, ep_u, score, region, modality, profile, u_follow,
-                     follow_until, follow_national, load, quality, area_dim, econ_target, eligible,
-                     follow_share, is_national, threshold, n_profiles, t, follow_months, tolerance,
-                     service, hazard):
+                     follow_until, follow_national, arrival, load, quality, area_dim, econ_target,
+                     eligible, follow_share, is_national, threshold, n_profiles, t, follow_months,
+                     tolerance, monitoring, service, hazard):
     """Steps 7-9 row by row, in one pass: service, drops, the re-migration hazard's terms
     and the direction of trust; in place.
 
@@ -179,6 +182,9 @@ def serve_and_assess(act, ep, ep_provider, ep_referral, ep_months, ep_duration, 
        float32(remigration_score x max(0, sustainable_score - composite score)) and
        follow_factor = 1 - follow_up_effect x following x quality of follow-up (national
        or external); the model takes the exponential and draws (numpy's, as before).
+       A file that does not re-migrate closes when the monitoring period is over (t -
+       arrival + 1 >= monitoring) or when nothing is open or in service, some episode is
+       done and follow-up ended before t.
     9. Trust's direction: +1 when served by a national provider, -1 while waiting on the
        national channel (and not served), else 0; `update_trust` applies it once the
        system has moved (the norm trust reverts to depends on it).
@@ -186,8 +192,8 @@ def serve_and_assess(act, ep, ep_provider, ep_referral, ep_months, ep_duration, 
     Types are numpy's: scores and the composite in float32, the rest in float64.
 
     Returns:
-        Per active row: exponent, follow_factor (float64), idle (bool: nothing open or in
-        service and some episode done) and the trust step (int8); then the episodes
+        Per active row: exponent, follow_factor (float64), closes (bool: the file closes
+        unless the returnee re-migrates) and the trust step (int8); then the episodes
         dropped, and the waiting and the open episodes of all active rows (after drops).
     """
     gain_c, referral_factor, unmet_decay, context_pull = service
@@ -195,7 +201,7 @@ def serve_and_assess(act, ep, ep_provider, ep_referral, ep_months, ep_duration, 
     n = len(act)
     exponent = np.empty(n, np.float64)
     follow = np.empty(n, np.float64)
-    idle = np.empty(n, np.bool_)
+    closes = np.empty(n, np.bool_)
     steps = np.empty(n, np.int8)
     sustain32, coef32, three = np.float32(sustainable), np.float32(score_c), np.float32(3)
     zero32, one32 = np.float32(0.0), np.float32(1.0)
@@ -277,10 +283,11 @@ def serve_and_assess(act, ep, ep_provider, ep_referral, ep_months, ep_duration, 
         following = 1.0 if follow_until[row] >= t else 0.0
         quality_f = national_q if follow_national[row] else external_q
         follow[i] = 1 - follow_effect * following * quality_f
-        idle[i] = (codes & DONE_BIT) != 0 and (codes & BUSY_BITS) == 0
+        idle = (codes & DONE_BIT) != 0 and (codes & BUSY_BITS) == 0
+        closes[i] = t - arrival[row] + 1 >= monitoring or (idle and follow_until[row] < t)
         steps[i] = 1 if national else (-1 if waiting else 0)
         n_open_all += n_open
-    return exponent, follow, idle, steps, dropped, n_waiting, n_open_all
+    return exponent, follow, closes, steps, dropped, n_waiting, n_open_all
 
 
 @njit(cache=True)
@@ -471,15 +478,50 @@ def assign(rows, areas, pick, provider, by_referral, external, t, lo, hi, smin32
 
 
 @njit(cache=True)
-def close_files(act, u, survival, idle, steps, arrival, follow_until, t, monitoring, ep, ep_provider,
-                status, exit_month, load, remigrated, closed):
+def exp_ceiling(x):
+    """An upper bound of exp(x), at most 8.7% above it (+inf for NaN or near overflow).
+
+    With x log2(e) = k + f (k whole, 0 <= f < 1), exp(x) = 2^k 2^f <= 2^k (1 + f): on [0, 1]
+    the chord 1 + f lies above the convex 2^f. Rounding errs by less than 1e-12 relative.
+    """
+    y = x * LOG2E
+    if not y < 1023.0:  # exp(x) overflows, or x is NaN
+        return np.inf
+    y = max(y, -1000.0)  # below, exp(x) < 2^-1000
+    whole = int(y)  # truncated: one less below zero
+    whole -= whole > y
+    return POW2[whole + 1000] * (1.0 + (y - whole))
+
+
+@njit(cache=True)
+def may_leave(u, exponent, follow, base):
+    """Step 8: the rows whose re-migration draw needs the exact hazard (indices, ascending).
+
+    A returnee leaves when u < 1 - exp(-hazard), hazard = base x exp(exponent) x follow,
+    computed with numpy's exponentials. As 1 - exp(-h) <= h, a draw u >= base x
+    `exp_ceiling`(exponent) x follow stays whatever the exact values, given margins (1e-9
+    relative, 1e-12 absolute) far above the few units in the last place by which numpy's
+    exponentials and this arithmetic can err. The rows left are about the share that
+    leaves; a negative base or factor, or a value that is not finite, makes a row one.
+    """
+    rows = np.empty(len(u), np.int64)
+    k = 0
+    for i in range(len(u)):
+        ceiling = base * exp_ceiling(exponent[i]) * follow[i] * (1.0 + 1e-9) + 1e-12
+        if not (base >= 0.0 and follow[i] >= 0.0 and u[i] >= ceiling):
+            rows[k] = i
+            k += 1
+    return rows[:k]
+
+
+@njit(cache=True)
+def close_files(act, leaves, closes, steps, t, ep, ep_provider, status, exit_month, load, remigrated,
+                closed):
     """Step 8 after the draws: files end, in place; returns the rows still active.
 
-    A returnee re-migrates when its draw `u` < 1 - `survival` (survival = exp(-hazard),
-    numpy's); one who stays is closed when the monitoring period is over (t - arrival + 1
-    >= monitoring) or when nothing is open or in service (`idle`) and follow-up ended
-    before t. An ended file's episodes in service end and free their provider's place
-    (`load`).
+    A returnee who `leaves` re-migrates; one who stays is closed if the file `closes`
+    (`serve_and_assess`). An ended file's episodes in service end and free their
+    provider's place (`load`).
 
     Returns:
         The active rows that stay (ascending) and their trust `steps`; the numbers
@@ -492,10 +534,10 @@ def close_files(act, u, survival, idle, steps, arrival, follow_until, t, monitor
     n_keep = n_left = n_closed = waiting_gone = open_gone = 0
     for i in range(n):
         row = act[i]
-        if u[i] < 1.0 - survival[i]:
+        if leaves[i]:
             code = remigrated
             n_left += 1
-        elif t - arrival[row] + 1 >= monitoring or (idle[i] and follow_until[row] < t):
+        elif closes[i]:
             code = closed
             n_closed += 1
         else:

@@ -528,10 +528,10 @@ class HandoverModel(mesa.Model):
         self._assessed = kernels.serve_and_assess(
             self._act, pop.ep, pop.ep_provider, pop.ep_referral, pop.ep_months, pop.ep_duration,
             pop.ep_interrupted, pop.ep_transfer, pop.ep_wait_since, pop.ep_u, pop.score, pop.region,
-            pop.modality, pop.profile, pop.u_follow, pop.follow_until, pop.follow_national, self._load,
-            self._quality(), AREA_DIM, self.labour * self.labour_factor, self._eligible,
+            pop.modality, pop.profile, pop.u_follow, pop.follow_until, pop.follow_national, pop.arrival,
+            self._load, self._quality(), AREA_DIM, self.labour * self.labour_factor, self._eligible,
             self.shares[:, SEG["follow_up"]].copy(), is_national, self._threshold, len(PROFILES), t,
-            beh.follow_up_months, max(m.gap_tolerance_months, 1), service, hazard)
+            beh.follow_up_months, max(m.gap_tolerance_months, 1), m.monitoring_months, service, hazard)
 
     def _quality(self) -> np.ndarray:
         """(provider, area) effective service quality this month."""
@@ -541,27 +541,30 @@ class HandoverModel(mesa.Model):
     def close_drop_remigrate(self, t: int) -> None:
         """Drop cases past the gap tolerance, draw re-migration, close finished files.
 
-        The drops and the hazard's terms were found by step 7's pass (`deliver_services`).
-        """
+        The drops, the hazard's terms and the files that close were found by step 7's pass
+        (`deliver_services`)."""
         pop = self.population
         beh = self.params.country.returnees
         act = self._act
-        exponent, follow, idle, steps, dropped, waiting, unmet = self._assessed
+        exponent, follow, closes, steps, dropped, waiting, unmet = self._assessed
         self._assessed = None
         self._dropped_month = dropped
         self.dropped_total += dropped
-        # hazard = base x exp(exponent) x follow; a returnee leaves if u < 1 - exp(-hazard).
-        # In place, with numpy's exponentials (the same values); -(base x e) x f is exactly
-        # -hazard (a sign rounds symmetrically).
-        survival = np.exp(exponent, out=exponent)
-        np.multiply(survival, -float(beh.remigration_base), out=survival)
-        np.multiply(survival, follow, out=survival)
-        np.exp(survival, out=survival)
+        # A returnee leaves when u < 1 - exp(-hazard), hazard = base x exp(exponent) x follow,
+        # with numpy's exponentials. Most draws are surely above that probability: only the
+        # other rows need the exact value (`kernels.may_leave`), computed as for all rows.
+        base = float(beh.remigration_base)
         u = self.streams.outcomes.random(len(act))
+        rows = kernels.may_leave(u, exponent, follow, base)
+        survival = np.exp(exponent[rows])
+        np.multiply(survival, -base, out=survival)  # -(base x e) x f is -hazard exactly
+        np.multiply(survival, follow[rows], out=survival)
+        np.exp(survival, out=survival)
+        leaves = np.zeros(len(act), dtype=bool)
+        leaves[rows] = u[rows] < 1 - survival
         # Re-migration, then closure: monitoring over, or nothing open and follow-up finished.
         self._act, self._trust_steps, left, closed, waiting_gone, unmet_gone = kernels.close_files(
-            act, u, survival, idle, steps, pop.arrival, pop.follow_until, t,
-            self.params.model.monitoring_months, pop.ep, pop.ep_provider, pop.status, pop.exit_month,
+            act, leaves, closes, steps, t, pop.ep, pop.ep_provider, pop.status, pop.exit_month,
             self._load, int(Status.REMIGRATED), int(Status.CLOSED))
         self._n_remigrated += left
         self._n_closed += closed

@@ -175,16 +175,22 @@ def _serve_and_assess(fn, s, act, t, eligible, follow_share, is_national, econ, 
     return fn(act, s["ep"], s["ep_provider"], s["ep_referral"], s["ep_months"], s["ep_duration"],
               s["ep_interrupted"], s["ep_transfer"], s["ep_wait_since"], s["ep_u"], s["score"],
               s["region"], s["modality"], s["profile"], s["u_follow"], s["follow_until"],
-              s["follow_national"], load, s["quality"], AREA_DIM, econ, eligible, follow_share,
-              is_national, s["threshold"], N_PROF, t, 4, 3, service, hazard)
+              s["follow_national"], s["arrival"], load, s["quality"], AREA_DIM, econ, eligible,
+              follow_share, is_national, s["threshold"], N_PROF, t, 4, 3, 12, service, hazard)
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
 def test_serve_and_assess_matches_numpy(seed):
     """One pass of steps 7-9 equals the vectorised steps run one after the other: service,
-    follow-up start, drops and hazard terms, trust's direction and the month's counts."""
+    follow-up start, drops and hazard terms, closure flags, trust's direction and the
+    month's counts."""
     pop = _population(seed)
     rng = np.random.default_rng(seed + 30)
+    pop["arrival"] = rng.integers(0, 20, len(pop["ep"])).astype(np.int32)
+    idle_rows = rng.choice(pop["act"], 40, replace=False)  # nothing open or in service, one done
+    pop["ep"][idle_rows] = Episode.NONE
+    pop["ep"][idle_rows, 2] = Episode.DONE
+    pop["ep_provider"][idle_rows] = -1
     act, t = pop["act"], 19
     eligible = rng.random((N_MOD, N_PROF)) < 0.6
     follow_share = rng.random(N_PROF)
@@ -217,14 +223,16 @@ def test_serve_and_assess_matches_numpy(seed):
     waiting = np.zeros(len(act), dtype=bool)
     waiting[r[_national(want, act[r], a)]] = True
     steps = np.where(served, 1, np.where(waiting, -1, 0)).astype(np.int8)
+    closes = (t - want["arrival"][act] + 1 >= 12) | (idle & (want["follow_until"][act] < t))
     out, got_load, got = runs[0]
-    _equal(out[:4], (exponent, follow, idle, steps))
+    _equal(out[:4], (exponent, follow, closes, steps))
     assert out[4:] == (dropped, int((ep == Episode.WAITING).sum()), int(_open(ep).sum()))
     assert np.array_equal(got_load, load)
     for key in pop:
         assert np.array_equal(got[key], want[key]), key
     # every branch is exercised
-    assert len(done) and dropped and (steps == 1).any() and (steps == -1).any() and idle.any()
+    assert len(done) and dropped and (steps == 1).any() and (steps == -1).any()
+    assert (idle & (want["follow_until"][act] < t) & (t - want["arrival"][act] + 1 < 12)).any()
 
 
 @pytest.mark.parametrize("seed", [8, 9])
@@ -412,14 +420,10 @@ def test_assign_matches_numpy(seed, smin, e, external):
 def test_close_files_matches_numpy(seed):
     pop = _population(seed)
     rng = np.random.default_rng(seed + 20)
-    n, act = len(pop["ep"]), pop["act"]
-    arrival = rng.integers(0, 20, n).astype(np.int32)
-    u = rng.random(len(act))
-    survival = np.exp(-rng.random(len(act)) * 0.5)
-    leaves = u < 1 - survival
-    idle = rng.random(len(act)) < 0.4
+    n, act, t = len(pop["ep"]), pop["act"], 20
+    leaves = rng.random(len(act)) < 0.2
+    closes = rng.random(len(act)) < 0.3
     steps = rng.integers(-1, 2, len(act)).astype(np.int8)
-    t, monitoring = 20, 12
     load = np.bincount(pop["ep_provider"][pop["ep"] == Episode.IN_SERVICE], minlength=N_PROV)
     # numpy reference: the model's `_end_files` before the kernel
     want = _copy(pop) | {"status": np.zeros(n, np.int8), "exit_month": np.full(n, -1, np.int32),
@@ -433,23 +437,64 @@ def test_close_files_matches_numpy(seed):
         want["ep"][rows] = np.where(served, Episode.ENDED, want["ep"][rows])
         want["ep_provider"][rows] = np.where(served, -1, want["ep_provider"][rows])
 
-    ep = pop["ep"][act]
     end(act[leaves], 2)
-    still = act[~leaves]
-    ends = (t - arrival[still] + 1 >= monitoring) | (idle[~leaves] & (pop["follow_until"][still] < t))
-    end(still[ends], 1)
-    stays = np.flatnonzero(~leaves)[~ends]
-    gone = np.ones(len(act), dtype=bool)
-    gone[stays] = False
+    end(act[~leaves & closes], 1)
+    gone = leaves | closes
+    ep = pop["ep"][act]
     for fn in (kernels.close_files, kernels.close_files.py_func):
         got = _copy(pop) | {"status": np.zeros(n, np.int8), "exit_month": np.full(n, -1, np.int32),
                             "load": load.copy()}
         kept, kept_steps, left, closed, waiting_gone, open_gone = fn(
-            act, u, survival, idle, steps, arrival, got["follow_until"], t, monitoring, got["ep"],
-            got["ep_provider"], got["status"], got["exit_month"], got["load"], 2, 1)
-        assert np.array_equal(kept, still[~ends]) and left == leaves.sum() and closed == ends.sum()
-        _equal([kept_steps], [steps[stays]])
+            act, leaves, closes, steps, t, got["ep"], got["ep_provider"], got["status"],
+            got["exit_month"], got["load"], 2, 1)
+        assert np.array_equal(kept, act[~gone]) and left == leaves.sum() and closed == (~leaves & closes).sum()
+        _equal([kept_steps], [steps[~gone]])
         assert waiting_gone == (ep[gone] == Episode.WAITING).sum() and open_gone == _open(ep[gone]).sum()
         for key in ("status", "exit_month", "load", "ep", "ep_provider"):
             assert np.array_equal(want[key], got[key]), key
-    assert 0 < ends.sum() < len(still) and leaves.any()  # both branches exercised
+    assert (leaves & closes).any() and (~leaves & closes).any()  # both branches exercised
+
+
+def test_exp_ceiling_bounds_numpy_exp():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.linspace(-800, 800, 40_001), rng.standard_normal(20_000) * 4,
+                        [0.0, -0.0, 709.7, 709.8, 1e308, -1e308, np.inf, -np.inf]])
+    with np.errstate(over="ignore"):
+        exact = np.exp(x)
+    bound = np.array([kernels.exp_ceiling(v) for v in x])
+    assert (bound >= exact).all()
+    normal = (x > -600) & (x < 600)
+    assert (bound[normal] <= exact[normal] * 1.087).all()  # tight: the chord's 8.7% at most
+    assert np.isinf(kernels.exp_ceiling(np.nan))
+    assert all(kernels.exp_ceiling.py_func(v) == b for v, b in zip(x[::97], bound[::97]))
+
+
+@pytest.mark.parametrize("seed, base", [(1, 0.02), (2, 0.3), (3, 0.0), (4, -0.01)])
+def test_may_leave_finds_every_leaver(seed, base):
+    """The draws outside `may_leave`'s rows never leave by the full numpy computation of the
+    model before the screen; the rows it keeps are few (about the leaving share)."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    exponent = rng.normal(0.5, 1.5, n)
+    follow = np.where(rng.random(n) < 0.02, -0.5, rng.random(n))
+    exponent[:3] = (np.nan, 800.0, -800.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        hazard = base * np.exp(exponent)
+        hazard *= follow
+        p = 1 - np.exp(-hazard)
+    u = rng.random(n)
+    # draws right at the exact probability, one unit in the last place either side
+    u[3:1003] = np.nextafter(np.abs(p[3:1003]), rng.choice([-1.0, 2.0], 1000))
+    leaves = u < p
+    for fn in (kernels.may_leave, kernels.may_leave.py_func):
+        rows = fn(u, exponent, follow, base)
+        screened = np.ones(n, dtype=bool)
+        screened[rows] = False
+        assert not leaves[screened].any()
+        assert np.array_equal(rows, np.unique(rows))
+    if base > 0:  # the screen is tight: few rows beyond the leavers and the draws set at p
+        assert leaves.sum() > 100 and len(rows) < 2 * leaves.sum() + 1200
+    elif base == 0:  # no hazard: only a negative factor or draw, or a NaN, is left
+        assert np.array_equal(rows, np.flatnonzero((follow < 0) | (u < 1e-12) | ~(exponent < 700)))
+    else:  # a negative base is never screened
+        assert len(rows) == n
