@@ -3,10 +3,12 @@
 The phases of `sim.model` used to test the whole (active x areas) episode array several
 times per phase, gather the rows they needed (`np.take`) and scatter the results back; at
 fine scales that array traffic was most of a run. Each kernel here does the row-by-row part
-of one phase in a single loop over the active rows, reading and writing the population
-arrays in place. Random draws and transcendental functions stay in numpy, in the model, so
-that every run draws the same numbers in the same order and gets bit-for-bit the results of
-the vectorised code these kernels replace (`benchmarks/check_identical.py`).
+of one phase (steps 7-9 share one: `serve_and_assess`) in a single loop over the active
+rows, reading and writing the population arrays in place. Random draws and transcendental
+functions stay in numpy, in the model (a kernel only bounds them, to find the values that
+are needed: `may_leave`), so that every run draws the same numbers in the same order and
+gets bit-for-bit the results of the vectorised code these kernels replace
+(`benchmarks/check_identical.py`).
 
 Arithmetic follows numpy's types exactly: float32 columns are combined in float32 where
 numpy did (a Python float times a float32 array is float32), in float64 where numpy
