@@ -140,6 +140,10 @@ class HandoverModel(mesa.Model):
         self.population = Population(int(expected * 1.1) + 16)
         # Rows of active returnees, ascending; every phase works on these rows only.
         self._act = np.empty(0, dtype=np.int64)
+        # Results handed from one phase to the next within a month (steps 5->6, 7->8, 8->9).
+        self._queue = np.empty(0, dtype=np.int64)
+        self._assessed = None
+        self._trust_steps = np.empty(0, dtype=np.int8)
         self._known_n = 0
         self._n_closed = 0
         self._n_remigrated = 0
@@ -212,7 +216,7 @@ class HandoverModel(mesa.Model):
         Studies release each model once its outcomes are computed.
         """
         self.population = None
-        self._act = None
+        self._act = self._queue = self._assessed = self._trust_steps = None
         self.__dict__.pop("_views", None)
         self.running = False
 
