@@ -21,8 +21,11 @@ Step order (every month t; the code below follows it, one method per phase):
  9. system-state update          building blocks, providers' learning, trust
 10. record metrics               one row of monthly aggregates
 
-The per-episode work of steps 5 and 7-9 (and the selection of step 6) runs in compiled
-loops over the active rows (`sim.kernels`); random draws and the rest stay here.
+The per-episode work runs in compiled loops (`sim.kernels`): two passes a month over the
+active rows, step 5's (which also builds step 6's queue of requests) and step 7's (which
+also does the row work of steps 8 and 9 that needs no draw: drops, the re-migration
+hazard's terms, closures, the direction of trust), and shorter loops over the queue and
+over the files that end. Random draws and the rest stay here.
 """
 
 from __future__ import annotations
