@@ -150,6 +150,9 @@ class HandoverModel(mesa.Model):
         self._known_n = 0
         self._n_closed = 0
         self._n_remigrated = 0
+        #: Active returnee agents summed over every month stepped, spin-up included (the
+        #: work a run did; the reported `active` column covers months >= 0 only).
+        self.agent_months = 0
         self.providers = [Provider(self, spec, i) for i, spec in enumerate(c.providers)]
         self._load = np.zeros(len(self.providers), dtype=np.int64)  # episodes in service
         funding = self.streams.funding
@@ -251,6 +254,7 @@ class HandoverModel(mesa.Model):
         self.close_drop_remigrate(t)  # 8
         self.update_system(t)  # 9
         self.record(t)  # 10
+        self.agent_months += len(self._act)
         self.month += 1
         self.running = self.month < self.params.model.horizon_months
 

@@ -129,3 +129,22 @@ def test_the_cache_releases_the_model_it_replaces():
     old = weakref.ref(cache._model.population.ep)
     run(params, scenario, 2, cache=cache)  # another seed replaces the cached model
     assert old() is None
+
+
+def test_agent_months_count_the_spinup_and_the_reported_months():
+    """`agent_months` is the reported `active` column summed (in agents) plus the spin-up's
+    active agents; with no spin-up the two are equal."""
+    params, scenario = _setup("status_quo", ("model.spinup_months=0",))
+    result = run(params, scenario, seed=3)
+    reported = result.timeseries["active"].sum() / params.model.scale
+    assert result.model.agent_months == pytest.approx(reported, abs=1e-9) and reported > 0
+    params, scenario = _setup("status_quo")
+    model = HandoverModel(params, scenario, seed=3)
+    spinup = 0
+    while model.month < 0:
+        model.step()
+        spinup += len(model._act)
+    assert model.agent_months == spinup > 0
+    result = run(params, scenario, seed=3)
+    reported = result.timeseries["active"].sum() / params.model.scale
+    assert result.model.agent_months == pytest.approx(spinup + reported, abs=1e-9)
