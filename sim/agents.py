@@ -45,7 +45,8 @@ class Provider(mesa.Agent):
         self.reaches = np.array([r in spec.regions for r in regions])
         self.accepts_modality = np.array([m in spec.modalities for m in MODALITIES])
         self.accepts_profile = np.array([p in spec.profiles for p in PROFILES])
-        # serves_cell[cell_code(area, region, modality, profile)]: all eligibility rules at once.
+        # All eligibility rules at once, flat over (area, region, modality, profile) in C
+        # order (`kernels.match_terms` computes the index of a request's cell).
         self.serves_cell = (self.offers[:, None, None, None] & self.reaches[None, :, None, None]
                             & self.accepts_modality[None, None, :, None]
                             & self.accepts_profile[None, None, None, :]).ravel()
@@ -57,13 +58,6 @@ class Provider(mesa.Agent):
         self.capacity = 0  # concurrent episodes, in agents
         self.caseload = 0  # episodes in service, in agents
         self.closed = False  # closed by a shock: no budget whatever the funder says
-
-    @staticmethod
-    def cell_code(area: np.ndarray, region: np.ndarray, modality: np.ndarray,
-                  profile: np.ndarray, n_regions: int) -> np.ndarray:
-        """Index into `serves_cell` of (area, region, modality, profile) combinations."""
-        code = area.astype(np.int64) * n_regions + region
-        return (code * len(MODALITIES) + modality) * len(PROFILES) + profile
 
     @property
     def funded(self) -> bool:

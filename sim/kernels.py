@@ -45,8 +45,6 @@ NONE, LATENT, WAITING, IN_SERVICE, DONE, INTERRUPTED, ENDED = (
 _CODES = np.arange(max(Episode) + 1)
 #: An unmet need: latent, waiting or interrupted.
 OPEN = np.isin(_CODES, [LATENT, WAITING, INTERRUPTED])
-#: Open or in service.
-BUSY = OPEN | (_CODES == IN_SERVICE)
 #: The same sets, and single codes, as bits of a row's set of codes (bit 1 << code).
 OPEN_BITS = (1 << LATENT) | (1 << WAITING) | (1 << INTERRUPTED)
 BUSY_BITS = OPEN_BITS | (1 << IN_SERVICE)
@@ -322,7 +320,7 @@ def match_terms(queue, reach, tie, ep, ep_transfer, ep_u, ep_interrupted, ep_wai
 
     Returns:
         For the reached requests, in queue order: rows, areas (int64); national (national
-        channel, or a transfer); cell (`Provider.cell_code`); severe (severity >= severe32,
+        channel, or a transfer); cell (the index into `Provider.serves_cell`); severe (severity >= severe32,
         compared in float32 as numpy compares a float32 column with a Python float);
         interrupted; since (int32); tie (their `tie` draw).
     """

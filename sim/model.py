@@ -412,7 +412,7 @@ class HandoverModel(mesa.Model):
         its draw `ep_u` is below the entry, i.e. the segment's national share where a funded
         programme provider accepts the returnee, else 2 (always national)."""
         share = self.shares[:, AREA_SEG]  # (profile, area)
-        return np.where(self._eligible_now()[:, :, None], share[None], 2.0).ravel()
+        return np.where(self._eligible[:, :, None], share[None], 2.0).ravel()
 
     def seek_help(self, t: int) -> None:
         """Latent needs (and interrupted cases not transferred) turn into requests for help."""

@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import kernels
-from sim.agents import Provider
 from sim.domain import Episode
 
 N_AREAS, N_DIMS, N_PROV, N_MOD, N_PROF = 6, 3, 4, 4, 2
@@ -293,7 +292,7 @@ def test_match_terms_and_first_eligible_match_numpy(seed):
     p_match = np.where(warm, handoff * (1 - w + w * pop["trust_gov"][rows]), p_match)
     since = np.where(transfer, pop["ep_interrupted"][rows, areas], pop["ep_wait_since"][rows, areas])
     keep = np.flatnonzero(reach < p_match)
-    cell = Provider.cell_code(areas, reg, mod, prof, 3)  # N_MOD, N_PROF: the model's numbers
+    cell = np.ravel_multi_index((areas, reg, mod, prof), (N_AREAS, 3, N_MOD, N_PROF))  # serves_cell's layout
     severe = severity[rows, areas] >= severe_at
     _equal(got, (rows[keep], areas[keep], national[keep], cell[keep], severe[keep], transfer[keep],
                  since[keep], tie[keep]))
