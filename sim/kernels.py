@@ -27,11 +27,14 @@ from numba import njit
 
 from sim.domain import AREAS, DIMENSIONS, Episode
 
-#: Columns of the per-area and per-dimension arrays. Module constants are compile-time
-#: constants to numba: the inner loops over areas are unrolled (about twice as fast as a
-#: loop bounded by `ep.shape[1]`).
+#: Columns of the per-area arrays. Module constants are compile-time constants to numba:
+#: the inner loops over areas are unrolled (about twice as fast as a loop bounded by
+#: `ep.shape[1]`).
 N_AREAS = len(AREAS)
-N_DIMS = len(DIMENSIONS)
+# `serve_and_assess` writes the score dimensions out one by one, the economic one first.
+if DIMENSIONS[:1] != ("economic",) or len(DIMENSIONS) != 3:
+    raise ImportError(f"sim.kernels.serve_and_assess expects the score dimensions (economic, two "
+                      f"others); sim.domain.DIMENSIONS is {DIMENSIONS}")
 #: log2(e) and the powers of two 2^k, k = -1000 ... 1023, for `exp_ceiling`.
 LOG2E = 1.4426950408889634
 POW2 = np.ldexp(1.0, np.arange(-1000, 1024))

@@ -467,7 +467,8 @@ class HandoverModel(mesa.Model):
         net = self.scenario.safety_net
         if net and self.month >= net["start"] and (net["until"] is None or self.month < net["until"]):
             prof, reg = pop.profile[rows], pop.region[rows]
-            waited = t - np.where(_at(pop.ep_wait_since, rows, areas) >= 0, _at(pop.ep_wait_since, rows, areas), t)
+            wait_since = _at(pop.ep_wait_since, rows, areas)
+            waited = t - np.where(wait_since >= 0, wait_since, t)
             in_net = (national & np.isin(prof, [PROFILES.index(x) for x in net["profiles"]])
                       & np.isin(areas, [AREAS.index(x) for x in net["areas"]])
                       & (waited >= net.get("wait_months", 0)))
